@@ -1,0 +1,162 @@
+"""Django settings for mcpsite.
+
+This is the one place that reads the environment; everything else reads
+``django.conf.settings``. The defaults are the embedded mode: a SQLite file in
+the project root, the in-memory channel layer and the local-memory cache, so a
+fresh clone runs with no service at all.
+"""
+
+import os
+import uuid
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    return int(raw)
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+# A development key is only acceptable when nothing else is configured; set
+# DJANGO_SECRET_KEY in any deployment.
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or "mcpsite-development-key-change-me-in-production"
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+
+INSTALLED_APPS = [
+    # daphne first: its runserver replaces staticfiles' so runserver serves ASGI.
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "sessions_app",
+    "tools_app",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "mcpsite.urls"
+ASGI_APPLICATION = "mcpsite.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -----------------------------------------------------------------
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+        # ASGI: no persistent connections (Django's advice); every ORM call in a
+        # stream goes through database_sync_to_async, which returns the connection.
+        conn_max_age=0,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several processes on one file: WAL, immediate transactions and a busy
+    # timeout, or writers fail at once with "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
+    # Live-server tests need a file, never an in-memory test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test_db.sqlite3")}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache and channel layer --------------------------------------------------
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "mcpsite",
+    }
+}
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels.layers.InMemoryChannelLayer",
+        "CONFIG": {"capacity": 1000, "expiry": 60},
+    }
+}
+
+# --- Static files, i18n ------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- MCP ---------------------------------------------------------------------
+MCP_JSON_RESPONSE = env_bool("MCP_JSON_RESPONSE", False)
+MCP_SESSION_TTL = env_int("MCP_SESSION_TTL", 1800)
+MCP_MAX_SESSIONS = env_int("MCP_MAX_SESSIONS", 0)  # 0 = no cap
+MCP_MAX_BODY_BYTES = 4 * 1024 * 1024
+# The `retry:` hint (milliseconds) written with each stream's priming event.
+MCP_SSE_RETRY_MS = env_int("MCP_SSE_RETRY_MS", 1000)
+# Seconds between SSE keep-alive comments; each tick also re-reads missed events.
+MCP_KEEPALIVE_SECONDS = env_int("MCP_KEEPALIVE_SECONDS", 15)
+MCP_CONFORMANCE_FIXTURES = env_bool("MCP_CONFORMANCE_FIXTURES", False)
+SAMPLE_TOOL_NAME = os.environ.get("SAMPLE_TOOL_NAME", "")
+MCP_SERVER_NAME = "mcpsite"
+MCP_SERVER_VERSION = "0.1.0"
+# Identifies this process in stream ownership and cross-node messages.
+MCP_NODE_ID = os.environ.get("MCP_NODE_ID") or uuid.uuid4().hex[:12]
+
+# --- Logging -----------------------------------------------------------------
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django": {"level": "INFO" if LOG_LEVEL == "DEBUG" else LOG_LEVEL},
+        "daphne": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,10 @@
+from django.contrib import admin
+from django.urls import path
+
+from sessions_app import views
+
+urlpatterns = [
+    path("", views.landing, name="landing"),
+    path("health", views.health, name="health"),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,160 @@
+"""Where a request's messages go: an SSE stream (stored, resumable) or one JSON body.
+
+A channel serves one POST, so a 2025-03-26 batch shares one. Its requests run
+as tasks that outlive the HTTP connection: if the client drops an SSE stream,
+events keep being stored and published, and a resume on any node picks them up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from django.conf import settings
+
+from . import events, fanout
+from .events import NewEvent, StoredEvent, store_events
+from .jsonrpc import error_message
+from .models import StreamEvent
+from .streams import StreamOutput
+
+logger = logging.getLogger(__name__)
+
+# The wait before a silent request's priming event is stored and written on its own.
+PRIMING_DELAY_SECONDS = 0.05
+REQUEST_CANCELLED = -32800
+# Implementation-defined (-32000..-32019): the process running the request went away.
+REQUEST_LOST = -32003
+Kind = StreamEvent.Kind
+
+
+def new_stream_key() -> str:
+    return "r" + secrets.token_hex(6)
+
+
+class SseChannel:
+    """One POST's SSE stream: every message is stored, then published to its listeners."""
+
+    def __init__(
+        self,
+        session_id: str,
+        request_ids: list[Any],
+        output: StreamOutput | None,
+        *,
+        prime_on_wire: bool,
+    ):
+        self.session_id = session_id
+        self.stream = new_stream_key()
+        self.request_ids = request_ids
+        self.output = output
+        self.prime_on_wire = prime_on_wire
+        self._remaining = len(request_ids)
+        self._primed = False
+        self._lock = asyncio.Lock()
+        self._priming_timer: asyncio.Task | None = None
+
+    def start(self) -> None:
+        """Schedule the priming event for requests that stay silent for a moment."""
+        self._priming_timer = asyncio.create_task(self._prime_later())
+
+    async def _prime_later(self) -> None:
+        await asyncio.sleep(PRIMING_DELAY_SECONDS)
+        async with self._lock:
+            if not self._primed:
+                await self._store_and_publish(None, None)
+
+    async def notify(self, message: dict[str, Any], kind: str = Kind.NOTIFICATION) -> None:
+        async with self._lock:
+            await self._store_and_publish(kind, message)
+
+    async def finish(self, response: dict[str, Any] | None) -> None:
+        """Send one request's response (None: it was cancelled and gets none)."""
+        async with self._lock:
+            self._remaining -= 1
+            last = self._remaining <= 0
+            if response is None:
+                if last:
+                    await self._store_and_publish(Kind.CANCELLED, None)
+                return
+            await self._store_and_publish(Kind.RESPONSE if last else Kind.BATCH_RESPONSE, response)
+        if last and self._priming_timer is not None:
+            self._priming_timer.cancel()
+
+    async def _store_and_publish(self, kind: str | None, message: dict[str, Any] | None) -> None:
+        batch: list[NewEvent] = []
+        if not self._primed:
+            # Stored for every client (it names the requests, so a resume can tell
+            # what was lost); written only to clients on revisions that expect it.
+            meta = {"requests": self.request_ids, "node": settings.MCP_NODE_ID}
+            batch.append(NewEvent(self.session_id, self.stream, Kind.PRIMING, meta))
+        if kind is not None:
+            batch.append(NewEvent(self.session_id, self.stream, kind, message))
+        if not batch:
+            return
+        stored = await store_events(batch)
+        if not self._primed:
+            self._primed = True
+            if self.prime_on_wire and self.output is not None:
+                await self.output.priming(stored[0])
+            stored = stored[1:]
+        for event in stored:
+            await fanout.publish(self.session_id, event)
+
+
+class JsonChannel:
+    """JSON response mode: one body with the response(s); related notifications have no wire."""
+
+    def __init__(self, request_ids: list[Any], batch: bool, send: Callable[[Any], Awaitable[None]]):
+        self.request_ids = request_ids
+        self.batch = batch
+        self._send = send
+        self._responses: list[dict[str, Any]] = []
+        self._remaining = len(request_ids)
+
+    def start(self) -> None:
+        pass
+
+    async def notify(self, message: dict[str, Any], kind: str = Kind.NOTIFICATION) -> None:
+        logger.debug("JSON response mode: dropping %s", message.get("method"))
+
+    async def finish(self, response: dict[str, Any] | None) -> None:
+        if response is None and not self.batch:
+            response = error_message(self.request_ids[0], REQUEST_CANCELLED, "Request cancelled")
+        if response is not None:
+            self._responses.append(response)
+        self._remaining -= 1
+        if self._remaining <= 0:
+            await self._send(self._responses if self.batch else self._responses[0])
+
+
+async def send_to_session(session_id: str, message: dict[str, Any]) -> StoredEvent:
+    """Store a message for the session's standalone GET stream and deliver it wherever that is open."""
+    (event,) = await store_events([NewEvent(session_id, "g", Kind.NOTIFICATION, message)])
+    await fanout.publish(session_id, event)
+    return event
+
+
+async def close_lost_stream(session_id: str, stream: str) -> None:
+    """End a request stream whose request no process is running any more.
+
+    Its requests get a JSON-RPC error, stored like any response so every later
+    resume of the stream ends the same way instead of waiting forever.
+    """
+    requests = await events.stream_request_ids(session_id, stream)
+    if requests is None or await events.stream_finished(session_id, stream):
+        return
+    batch = [
+        NewEvent(
+            session_id,
+            stream,
+            Kind.RESPONSE if index == len(requests) - 1 else Kind.BATCH_RESPONSE,
+            error_message(request_id, REQUEST_LOST, "Request lost: the server stopped before it finished"),
+        )
+        for index, request_id in enumerate(requests)
+    ] or [NewEvent(session_id, stream, Kind.CANCELLED, None)]
+    for event in await store_events(batch):
+        await fanout.publish(session_id, event)
+    logger.warning("stream %s of session %s was lost; answered %d request(s) with an error", stream, session_id, len(requests))

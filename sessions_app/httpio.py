@@ -1,0 +1,87 @@
+"""Reading an ASGI HTTP request: headers, Accept and Content-Type, the JSON-RPC body."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from mcp_types import jsonrpc_message_adapter
+from pydantic import ValidationError
+
+from .jsonrpc import INVALID_REQUEST, PARSE_ERROR, HttpError
+from .protocol import CONTENT_TYPE_JSON, CONTENT_TYPE_SSE
+
+
+def header_map(scope: dict) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in scope.get("headers", []):
+        name = raw_name.decode("latin-1").lower()
+        value = raw_value.decode("latin-1")
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    return headers
+
+
+def accepts(headers: dict[str, str]) -> tuple[bool, bool]:
+    """(accepts JSON, accepts SSE), with wildcards counted."""
+    media = {part.split(";")[0].strip().lower() for part in headers.get("accept", "").split(",")}
+    wildcard = "*/*" in media
+    return (
+        wildcard or CONTENT_TYPE_JSON in media or "application/*" in media,
+        wildcard or CONTENT_TYPE_SSE in media or "text/*" in media,
+    )
+
+
+def is_json_content(headers: dict[str, str]) -> bool:
+    return headers.get("content-type", "").split(";")[0].strip().lower() == CONTENT_TYPE_JSON
+
+
+@dataclass
+class Incoming:
+    """A POST body as JSON-RPC: its messages, and whether it came as a batch."""
+
+    messages: list[dict[str, Any]]
+    batch: bool
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        return [m for m in self.messages if "method" in m and "id" in m]
+
+    @property
+    def notifications(self) -> list[dict[str, Any]]:
+        return [m for m in self.messages if "method" in m and "id" not in m]
+
+    @property
+    def first_request_id(self) -> Any:
+        requests = self.requests
+        return requests[0]["id"] if len(requests) == 1 and not self.batch else None
+
+
+def _validation_summary(error: ValidationError) -> str:
+    messages = sorted({item.get("msg", "invalid") for item in error.errors()})
+    return "; ".join(messages[:3])
+
+
+def parse_body(body: bytes) -> Incoming:
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise HttpError(400, PARSE_ERROR, f"Parse error: {exc}") from None
+    batch = isinstance(data, list)
+    items = data if batch else [data]
+    if batch and not items:
+        raise HttpError(400, INVALID_REQUEST, "Invalid Request: empty batch")
+    for item in items:
+        if not isinstance(item, dict):
+            raise HttpError(400, INVALID_REQUEST, "Invalid Request: a JSON-RPC message must be an object")
+        try:
+            jsonrpc_message_adapter.validate_python(item, by_name=False)
+        except ValidationError as exc:
+            raise HttpError(
+                400, INVALID_REQUEST, f"Invalid Request: not a JSON-RPC 2.0 message ({_validation_summary(exc)})"
+            ) from None
+        if "method" in item and "id" in item and type(item["id"]) not in (int, str):
+            raise HttpError(400, INVALID_REQUEST, "Invalid Request: a request id must be a string or an integer")
+        if "method" in item and ("result" in item or "error" in item):
+            raise HttpError(400, INVALID_REQUEST, "Invalid Request: a message cannot be both a request and a response")
+    return Incoming(items, batch)

@@ -1,0 +1,68 @@
+"""What the MCP transport keeps: sessions and the events of their SSE streams.
+
+Nothing about a session lives only in one process, so any node can serve any
+request and a restart loses nothing.
+"""
+
+from django.db import models
+
+
+class McpSession(models.Model):
+    """One stateful (2025-era) MCP session, created by `initialize`."""
+
+    id = models.CharField(max_length=64, primary_key=True)
+    protocol_version = models.CharField(max_length=32)
+    client_name = models.CharField(max_length=200, blank=True)
+    client_version = models.CharField(max_length=100, blank=True)
+    client_info = models.JSONField(default=dict, blank=True)
+    client_capabilities = models.JSONField(default=dict, blank=True)
+    # Minimum level of notifications/message sent to the client; null = all.
+    log_level = models.CharField(max_length=16, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    last_activity_at = models.DateTimeField(db_index=True)
+    terminated_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "MCP session"
+
+    def __str__(self) -> str:
+        return f"{self.id} ({self.client_name or 'unknown client'})"
+
+
+class StreamEvent(models.Model):
+    """One SSE event, stored before it is written so any node can replay it.
+
+    `stream` names the SSE stream inside its session: ``g`` for the session's
+    standalone GET stream, ``r<hex>`` for the stream of one POST. The public
+    event id is ``<stream>-<pk>``: unique within the session, ordered within
+    its stream, and it says which stream to resume.
+    """
+
+    class Kind(models.TextChoices):
+        PRIMING = "priming", "priming"  # id + empty data: a resume point
+        NOTIFICATION = "notification", "notification"
+        REQUEST = "request", "server-to-client request"
+        RESPONSE = "response", "response"  # ends a POST stream
+        BATCH_RESPONSE = "batch_response", "response in a batch"  # a response the stream goes on after
+        CANCELLED = "cancelled", "cancelled"  # ends a POST stream with nothing to send
+
+    TERMINAL_KINDS = frozenset({Kind.RESPONSE, Kind.CANCELLED})
+
+    id = models.BigAutoField(primary_key=True)
+    session = models.ForeignKey(McpSession, on_delete=models.CASCADE, related_name="events")
+    stream = models.CharField(max_length=32)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    message = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["session", "stream", "id"], name="streamevent_replay")]
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.event_id
+
+    @property
+    def event_id(self) -> str:
+        return f"{self.stream}-{self.pk}"

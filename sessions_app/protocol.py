@@ -1,0 +1,37 @@
+"""Protocol constants: revisions, header names and version negotiation."""
+
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+# Stateful (initialize + Mcp-Session-Id) revisions served on /mcp, oldest first.
+STATEFUL_VERSIONS: tuple[str, ...] = ("2025-03-26", "2025-06-18", "2025-11-25")
+LATEST_STATEFUL_VERSION = STATEFUL_VERSIONS[-1]
+# A request after initialize without MCP-Protocol-Version is taken as this (spec 2025-06-18).
+DEFAULT_HEADER_VERSION = "2025-03-26"
+# Stateless revisions this server knows of but does not serve yet.
+STATELESS_VERSIONS: tuple[str, ...] = tuple(MODERN_PROTOCOL_VERSIONS)
+
+SESSION_HEADER = "mcp-session-id"
+VERSION_HEADER = "mcp-protocol-version"
+LAST_EVENT_ID_HEADER = "last-event-id"
+
+CONTENT_TYPE_JSON = "application/json"
+CONTENT_TYPE_SSE = "text/event-stream"
+
+# Revisions from which each stream opens with a priming event (id + empty data).
+PRIMING_VERSIONS = frozenset({"2025-11-25"})
+# Only 2025-03-26 allows JSON-RPC batches.
+BATCH_VERSIONS = frozenset({"2025-03-26"})
+
+LOG_LEVELS: tuple[str, ...] = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
+
+
+def negotiate_version(requested: str) -> str:
+    """Echo the client's revision if we serve it, else offer our latest."""
+    return requested if requested in STATEFUL_VERSIONS else LATEST_STATEFUL_VERSION
+
+
+def log_level_allows(minimum: str | None, level: str) -> bool:
+    """True when a message at `level` passes the session's `minimum` (None = everything)."""
+    if minimum is None:
+        return True
+    return LOG_LEVELS.index(level) >= LOG_LEVELS.index(minimum)

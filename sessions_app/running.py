@@ -1,0 +1,85 @@
+"""The requests running in this process, so they can be cancelled and found.
+
+A request runs as its own task. It is not tied to the HTTP connection that
+brought it: a dropped stream does not stop it (the stateful era's rule);
+notifications/cancelled and the end of the session do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from .context import RequestContext
+from .dispatch import dispatch
+
+logger = logging.getLogger(__name__)
+
+
+def _key(session_id: str, request_id: Any) -> tuple[str, str]:
+    # json.dumps keeps 1 and "1" apart, as JSON-RPC does.
+    return session_id, json.dumps(request_id)
+
+
+class RunningRequests:
+    def __init__(self) -> None:
+        self._tasks: dict[tuple[str, str], asyncio.Task] = {}
+        self._streams: dict[tuple[str, str], int] = {}
+
+    def is_running(self, session_id: str, request_id: Any) -> bool:
+        return _key(session_id, request_id) in self._tasks
+
+    def stream_running(self, session_id: str, stream: str) -> bool:
+        return (session_id, stream) in self._streams
+
+    def count(self) -> int:
+        return len(self._tasks)
+
+    def start(self, ctx: RequestContext, stream: str | None) -> asyncio.Task:
+        key = _key(ctx.session.id, ctx.request_id)
+        task = asyncio.create_task(self._run(ctx, key, stream), name=f"mcp {ctx.method} {key}")
+        ctx._task = task
+        self._tasks[key] = task
+        if stream is not None:
+            self._streams[(ctx.session.id, stream)] = self._streams.get((ctx.session.id, stream), 0) + 1
+        return task
+
+    async def _run(self, ctx: RequestContext, key: tuple[str, str], stream: str | None) -> None:
+        try:
+            try:
+                response = await dispatch(ctx)
+            except asyncio.CancelledError:
+                logger.info("request %s in session %s cancelled", ctx.request_id, ctx.session.id)
+                response = None
+            try:
+                await ctx.channel.finish(response)
+            except Exception:
+                logger.exception("could not deliver the response to %s in session %s", ctx.request_id, ctx.session.id)
+        finally:
+            self._tasks.pop(key, None)
+            if stream is not None:
+                left = self._streams.get((ctx.session.id, stream), 1) - 1
+                if left <= 0:
+                    self._streams.pop((ctx.session.id, stream), None)
+                else:
+                    self._streams[(ctx.session.id, stream)] = left
+
+    def cancel(self, session_id: str, request_id: Any) -> bool:
+        task = self._tasks.get(_key(session_id, request_id))
+        if task is None or task.get_name().startswith("mcp initialize"):
+            return False
+        task.cancel()
+        return True
+
+    def cancel_session(self, session_id: str) -> int:
+        cancelled = 0
+        for (owner, _), task in list(self._tasks.items()):
+            if owner == session_id:
+                task.cancel()
+                cancelled += 1
+        return cancelled
+
+
+running = RunningRequests()

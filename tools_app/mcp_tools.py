@@ -1,0 +1,42 @@
+"""The tools of the reference servers that mcpsite reproduces."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from pydantic import Field, WithJsonSchema
+
+from .registry import ToolContext, registry
+
+NOTIFICATION_LOGGER = "notification_stream"
+TEST_RESOURCE_URI = "http:///test_resource"
+
+
+@registry.tool(
+    "start-notification-stream",
+    description="Sends a stream of notifications with configurable count and interval",
+)
+async def start_notification_stream(
+    ctx: ToolContext,
+    interval: Annotated[float, Field(ge=0, le=3600, description="Interval between notifications in seconds")],
+    count: Annotated[
+        int | float,
+        Field(ge=0, le=100_000),
+        WithJsonSchema({"type": "number", "description": "Number of notifications to send"}),
+    ],
+    caller: Annotated[str, Field(description="Identifier of the caller to include in notifications")],
+) -> str:
+    # Printed as the seed server prints them: interval as a float, count as sent.
+    i = 1
+    while i <= count:
+        await ctx.log(
+            "info",
+            f"[{i}/{count}] Event from '{caller}' - Use Last-Event-ID to resume if disconnected",
+            logger=NOTIFICATION_LOGGER,
+        )
+        if i < count:
+            await asyncio.sleep(interval)
+        i += 1
+    await ctx.resource_updated(TEST_RESOURCE_URI)
+    return f"Sent {count} notifications with {interval}s interval for caller: {caller}"
