@@ -6,7 +6,7 @@ import logging
 import os
 
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -41,7 +41,14 @@ class Command(BaseCommand):
         url_host = f"[{host}]" if ":" in host else host
         self.stdout.write(f"mcpsite serving MCP at http://{url_host}:{port}/mcp ({mode} responses, pid {os.getpid()})")
         self.stdout.flush()
-        Server(
+        class McpServer(Server):
+            listen_failed = False
+
+            def listen_error(self, failure):
+                McpServer.listen_failed = True
+                super().listen_error(failure)
+
+        McpServer(
             application=application,
             endpoints=build_endpoint_description_strings(host=host, port=port),
             # Keep open streams alive: no HTTP timeout; SSE keep-alives handle idle proxies.
@@ -49,3 +56,5 @@ class Command(BaseCommand):
             application_close_timeout=10,
             server_name="mcpsite",
         ).run()
+        if McpServer.listen_failed:
+            raise CommandError(f"could not listen on {host}:{port}")
