@@ -14,13 +14,14 @@ django_application = get_asgi_application()  # sets Django up before the consume
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
+from mcpsite.edge import EdgeGuard  # noqa: E402
 from sessions_app.consumer import McpConsumer  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": URLRouter(
             [
-                re_path(r"^mcp/?$", McpConsumer.as_asgi()),
+                re_path(r"^mcp/?$", EdgeGuard(McpConsumer.as_asgi())),
                 re_path(r"", django_application),
             ]
         ),

@@ -140,6 +140,8 @@ MCP_MAX_BODY_BYTES = 4 * 1024 * 1024
 MCP_SSE_RETRY_MS = env_int("MCP_SSE_RETRY_MS", 1000)
 # Seconds between SSE keep-alive comments; each tick also re-reads missed events.
 MCP_KEEPALIVE_SECONDS = env_int("MCP_KEEPALIVE_SECONDS", 15)
+# Origins allowed besides localhost ones (exact "scheme://host[:port]", or "*").
+MCP_ALLOWED_ORIGINS = env_list("MCP_ALLOWED_ORIGINS", [])
 MCP_CONFORMANCE_FIXTURES = env_bool("MCP_CONFORMANCE_FIXTURES", False)
 SAMPLE_TOOL_NAME = os.environ.get("SAMPLE_TOOL_NAME", "")
 MCP_SERVER_NAME = "mcpsite"
