@@ -104,6 +104,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
+    # One persistent connection per thread: all consumer DB work runs on asgiref's
+    # single thread-sensitive executor, so this is one connection per process, and
+    # reconnecting (with the PRAGMAs above) on every call would dominate each write.
+    DATABASES["default"]["CONN_MAX_AGE"] = None
     # Live-server tests need a file, never an in-memory test database.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test_db.sqlite3")}
 

@@ -36,7 +36,16 @@ def new_stream_key() -> str:
 
 
 class SseChannel:
-    """One POST's SSE stream: every message is stored, then published to its listeners."""
+    """One POST's SSE stream: every message is stored, then published to its listeners.
+
+    A producer's messages go to an outbox that one flusher task stores in
+    batches (one transaction each) and then publishes in order. The producer
+    waits only for the response and when the outbox is full, so a fast stream
+    costs a transaction per batch, not per event, and nothing is written
+    before it is stored.
+    """
+
+    OUTBOX_LIMIT = 1000
 
     def __init__(
         self,
@@ -53,7 +62,11 @@ class SseChannel:
         self.prime_on_wire = prime_on_wire
         self._remaining = len(request_ids)
         self._primed = False
-        self._lock = asyncio.Lock()
+        self._outbox: list[tuple[str, dict[str, Any] | None]] = []
+        self._flusher: asyncio.Task | None = None
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self._failure: BaseException | None = None
         self._priming_timer: asyncio.Task | None = None
 
     def start(self) -> None:
@@ -62,40 +75,62 @@ class SseChannel:
 
     async def _prime_later(self) -> None:
         await asyncio.sleep(PRIMING_DELAY_SECONDS)
-        async with self._lock:
-            if not self._primed:
-                await self._store_and_publish(None, None)
+        if not self._primed:
+            self._kick()
 
     async def notify(self, message: dict[str, Any], kind: str = Kind.NOTIFICATION) -> None:
-        async with self._lock:
-            await self._store_and_publish(kind, message)
+        self._raise_failure()
+        self._outbox.append((kind, message))
+        self._kick()
+        if len(self._outbox) >= self.OUTBOX_LIMIT:
+            await self._drained.wait()  # back-pressure on a producer faster than the database
 
     async def finish(self, response: dict[str, Any] | None) -> None:
-        """Send one request's response (None: it was cancelled and gets none)."""
-        async with self._lock:
-            self._remaining -= 1
-            last = self._remaining <= 0
-            if response is None:
-                if last:
-                    await self._store_and_publish(Kind.CANCELLED, None)
-                return
-            await self._store_and_publish(Kind.RESPONSE if last else Kind.BATCH_RESPONSE, response)
+        """Send one request's response (None: it was cancelled and gets none); returns once stored."""
+        self._remaining -= 1
+        last = self._remaining <= 0
+        if response is not None:
+            self._outbox.append((Kind.RESPONSE if last else Kind.BATCH_RESPONSE, response))
+        elif last:
+            self._outbox.append((Kind.CANCELLED, None))
         if last and self._priming_timer is not None:
             self._priming_timer.cancel()
+        self._kick()
+        await self._drained.wait()
+        self._raise_failure()
 
-    async def _store_and_publish(self, kind: str | None, message: dict[str, Any] | None) -> None:
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            raise RuntimeError(f"stream {self.stream} can no longer be stored") from self._failure
+
+    def _kick(self) -> None:
+        if self._flusher is None or self._flusher.done():
+            self._drained.clear()
+            self._flusher = asyncio.create_task(self._flush())
+
+    async def _flush(self) -> None:
+        try:
+            while self._outbox or not self._primed:
+                taken, self._outbox = self._outbox, []
+                await self._store_and_publish(taken)
+        except Exception as exc:
+            logger.error("storing events of stream %s (session %s) failed: %s", self.stream, self.session_id, exc)
+            self._failure = exc
+            self._outbox = []
+        finally:
+            self._drained.set()
+
+    async def _store_and_publish(self, taken: list[tuple[str, dict[str, Any] | None]]) -> None:
         batch: list[NewEvent] = []
-        if not self._primed:
+        priming = not self._primed
+        if priming:
             # Stored for every client (it names the requests, so a resume can tell
             # what was lost); written only to clients on revisions that expect it.
             meta = {"requests": self.request_ids, "node": settings.MCP_NODE_ID}
             batch.append(NewEvent(self.session_id, self.stream, Kind.PRIMING, meta))
-        if kind is not None:
-            batch.append(NewEvent(self.session_id, self.stream, kind, message))
-        if not batch:
-            return
+        batch.extend(NewEvent(self.session_id, self.stream, kind, message) for kind, message in taken)
         stored = await store_events(batch)
-        if not self._primed:
+        if priming:
             self._primed = True
             if self.prime_on_wire and self.output is not None:
                 await self.output.priming(stored[0])
