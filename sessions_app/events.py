@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 GET_STREAM = "g"
 _EVENT_ID = re.compile(r"^(g|r[0-9a-f]{12})-([1-9][0-9]{0,18})$")
 MAX_BATCH = 500
+MAX_PK = 2**63 - 1  # a 64-bit primary key; larger numbers cannot name an event
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +56,7 @@ class NewEvent:
 def parse_event_id(value: str) -> tuple[str, int] | None:
     """(stream, pk) of a well-formed event id, else None."""
     match = _EVENT_ID.match(value.strip())
-    if not match:
+    if not match or int(match.group(2)) > MAX_PK:
         return None
     return match.group(1), int(match.group(2))
 

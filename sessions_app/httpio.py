@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +12,10 @@ from pydantic import ValidationError
 
 from .jsonrpc import INVALID_REQUEST, PARSE_ERROR, HttpError
 from .protocol import CONTENT_TYPE_JSON, CONTENT_TYPE_SSE
+
+# A 2025-03-26 batch runs each request as a task; more than this in one POST is refused.
+MAX_BATCH_MESSAGES = 100
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def header_map(scope: dict) -> dict[str, str]:
@@ -62,20 +67,40 @@ def _validation_summary(error: ValidationError) -> str:
     return "; ".join(messages[:3])
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _check_scalar_values(text: str, data: Any) -> None:
+    """Refuse lone surrogates (\\ud800): valid JSON escapes, but not Unicode text."""
+    if _SURROGATE_ESCAPE.search(text):
+        try:
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("a string holds a lone UTF-16 surrogate") from None
+
+
 def parse_body(body: bytes) -> Incoming:
     try:
-        data = json.loads(body)
+        # JSON on the wire is UTF-8 (RFC 8259 8.1); json.loads would also guess UTF-16/32.
+        text = body.decode("utf-8")
+        data = json.loads(text, parse_constant=_reject_constant)
+        _check_scalar_values(text, data)
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise HttpError(400, PARSE_ERROR, f"Parse error: {exc}") from None
     batch = isinstance(data, list)
     items = data if batch else [data]
     if batch and not items:
         raise HttpError(400, INVALID_REQUEST, "Invalid Request: empty batch")
+    if len(items) > MAX_BATCH_MESSAGES:
+        raise HttpError(400, INVALID_REQUEST, f"Invalid Request: a batch holds at most {MAX_BATCH_MESSAGES} messages")
     for item in items:
         if not isinstance(item, dict):
             raise HttpError(400, INVALID_REQUEST, "Invalid Request: a JSON-RPC message must be an object")
         try:
             jsonrpc_message_adapter.validate_python(item, by_name=False)
+        except RecursionError:
+            raise HttpError(400, INVALID_REQUEST, "Invalid Request: the message is nested too deeply") from None
         except ValidationError as exc:
             raise HttpError(
                 400, INVALID_REQUEST, f"Invalid Request: not a JSON-RPC 2.0 message ({_validation_summary(exc)})"

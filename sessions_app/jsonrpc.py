@@ -30,8 +30,11 @@ __all__ = [
 
 
 def dumps(message: Any) -> bytes:
-    """Compact JSON for the wire."""
-    return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode()
+    """Compact UTF-8 JSON for the wire (escaped ASCII if a string cannot be encoded)."""
+    try:
+        return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode()
+    except UnicodeEncodeError:  # a lone surrogate: \\u-escapes are still valid JSON
+        return json.dumps(message, separators=(",", ":")).encode()
 
 
 def error_message(request_id: Any, code: int, message: str, data: Any = None) -> dict[str, Any]:

@@ -123,12 +123,19 @@ class StreamOutput:
         if event.kind == StreamEvent.Kind.PRIMING:
             self._remember(event.pk)
             return
-        self._remember(event.pk)
-        self._high = max(self._high, event.pk)
         if event.kind == StreamEvent.Kind.CANCELLED:
+            self._remember(event.pk)
             await self._finish()
             return
-        await self._send(event_frame(event.event_id, event.message))
+        try:
+            frame = event_frame(event.event_id, event.message)
+        except Exception:  # never leave a client waiting on an event it cannot get
+            logger.exception("event %s of session %s cannot be written; ending the stream", event.event_id, self.session_id)
+            await self._finish()
+            return
+        self._remember(event.pk)
+        self._high = max(self._high, event.pk)
+        await self._send(frame)
         if event.terminal:
             await self._finish()
 
