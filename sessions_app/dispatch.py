@@ -1,8 +1,9 @@
 """JSON-RPC method dispatch for the stateful era.
 
 Each request's params are validated against the SDK's wire types for the
-session's protocol revision before a handler sees them; tools come from the
-tools_app registry.
+session's protocol revision before a handler sees them. The transport's own
+methods live here; tools, resources, prompts and completions are answered
+from the tools_app registry (`tools_app.handlers`).
 """
 
 from __future__ import annotations
@@ -63,61 +64,22 @@ async def _set_level(ctx: RequestContext) -> dict[str, Any]:
     return {}
 
 
-async def _list_tools(ctx: RequestContext) -> dict[str, Any]:
-    from tools_app.registry import registry
-
-    return {"tools": [tool.definition() for tool in registry.tools()]}
-
-
-async def _call_tool(ctx: RequestContext) -> dict[str, Any]:
-    from tools_app.registry import ToolError, describe_validation_error, registry
-
-    name = ctx.params.get("name")
-    tool = registry.get_tool(name)
-    if tool is None:
-        raise RpcError(INVALID_PARAMS, f"Unknown tool: {name}")
-    try:
-        arguments = tool.validate(ctx.params.get("arguments"))
-    except ValidationError as exc:
-        return _error_result(describe_validation_error(exc))
-    try:
-        value = await tool.call(ctx, arguments)
-    except ToolError as exc:
-        return _error_result(str(exc))
-    except RpcError:
-        raise
-    except Exception as exc:  # a failing tool is the model's problem to read, not a crash
-        logger.exception("tool %s failed", name)
-        return _error_result(f"Tool {name} failed: {exc}")
-    return _tool_result(value)
-
-
-def _error_result(text: str) -> dict[str, Any]:
-    return {"content": [{"type": "text", "text": text}], "isError": True}
-
-
-def _tool_result(value: Any) -> dict[str, Any]:
-    if isinstance(value, dict) and "content" in value:
-        return value
-    if isinstance(value, str):
-        return {"content": [{"type": "text", "text": value}], "isError": False}
-    if isinstance(value, list):
-        return {"content": value, "isError": False}
-    raise TypeError(f"a tool returned {type(value).__name__}; expected str, a content list or a result dict")
-
-
-HANDLERS: dict[str, Handler] = {
+CORE_HANDLERS: dict[str, Handler] = {
     "initialize": _initialize,
     "ping": _ping,
     "logging/setLevel": _set_level,
-    "tools/list": _list_tools,
-    "tools/call": _call_tool,
 }
+
+
+def handler_for(method: str) -> Handler | None:
+    from tools_app.handlers import HANDLERS as FEATURE_HANDLERS
+
+    return CORE_HANDLERS.get(method) or FEATURE_HANDLERS.get(method)
 
 
 async def dispatch(ctx: RequestContext) -> dict[str, Any]:
     """Answer one request: its JSON-RPC response message (a result or an error)."""
-    handler = HANDLERS.get(ctx.method)
+    handler = handler_for(ctx.method)
     if handler is None:
         return error_message(ctx.request_id, METHOD_NOT_FOUND, f"Method not found: {ctx.method}")
     try:

@@ -66,3 +66,18 @@ class StreamEvent(models.Model):
     @property
     def event_id(self) -> str:
         return f"{self.stream}-{self.pk}"
+
+
+class ResourceSubscription(models.Model):
+    """A session's resources/subscribe: it gets notifications/resources/updated for the URI."""
+
+    session = models.ForeignKey(McpSession, on_delete=models.CASCADE, related_name="subscriptions")
+    uri = models.CharField(max_length=2048)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["session", "uri"], name="one_subscription_per_uri")]
+        indexes = [models.Index(fields=["uri"], name="subscription_by_uri")]
+
+    def __str__(self) -> str:
+        return f"{self.session_id} → {self.uri}"

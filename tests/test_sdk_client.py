@@ -244,4 +244,4 @@ async def test_json_response_mode(json_server):
         result = await client.call_tool("start-notification-stream", STREAM_ARGS)
         tools = await client.list_tools()
     assert result.content[0].text == "Sent 3 notifications with 0.05s interval for caller: sdk"
-    assert [t.name for t in tools.tools] == ["start-notification-stream"]
+    assert "start-notification-stream" in [t.name for t in tools.tools]

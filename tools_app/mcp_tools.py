@@ -1,12 +1,14 @@
-"""The tools of the reference servers that mcpsite reproduces."""
+"""What mcpsite offers out of the box: the reference servers' tools, resources and prompts."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Annotated
 
+from django.conf import settings
 from pydantic import Field, WithJsonSchema
 
+from . import calculator_prompts, calculator_resources, calculator_tools  # noqa: F401  (they register)
 from .registry import ToolContext, registry
 
 NOTIFICATION_LOGGER = "notification_stream"
@@ -40,3 +42,10 @@ async def start_notification_stream(
         i += 1
     await ctx.resource_updated(TEST_RESOURCE_URI)
     return f"Sent {count} notifications with {interval}s interval for caller: {caller}"
+
+
+if settings.SAMPLE_TOOL_NAME:
+
+    @registry.tool(settings.SAMPLE_TOOL_NAME, description="Sample educational tool for learning MCP concepts")
+    async def sample_tool(value: Annotated[str, Field(description="Value to print")]) -> str:
+        return f"test string print: {value}"

@@ -1,105 +1,52 @@
-"""The registry of what this server offers. Any installed app can add to it.
+"""The registry of what this server offers: tools, resources, resource templates, prompts.
 
-A tool is a typed Python function; its parameters become a pydantic model,
-which gives the JSON Schema in tools/list and validates the arguments before
-the function runs. An app declares its tools in an ``mcp_tools.py`` module,
-found at start-up like ``admin.py`` (see ``tools_app.apps``).
+Any installed Django app adds to it from an ``mcp_tools.py`` module, found at
+start-up like ``admin.py`` (see ``tools_app.apps``):
 
-    from tools_app.registry import registry
+    from tools_app.registry import ToolContext, registry
 
     @registry.tool(description="Add two numbers")
     async def add(ctx: ToolContext, a: float, b: float) -> str:
         return f"{a + b}"
+
+    @registry.resource("notes://today", mime_type="text/plain")
+    async def today(ctx: ToolContext) -> str:
+        return "nothing yet"
+
+    @registry.prompt(description="Summarise a text")
+    def summarise(text: str, style: str | None = None) -> str:
+        return f"Summarise this{' in a ' + style + ' style' if style else ''}: {text}"
 """
 
 from __future__ import annotations
 
 import inspect
-import logging
+import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, get_type_hints
+from typing import Any
 
-from channels.db import database_sync_to_async
-from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+from .prompts import Prompt, prompt_arguments
+from .resources import Completer, Resource, ResourceTemplate
+from .tools import Tool, ToolContext, ToolError, arguments_model, describe_validation_error
 
-from sessions_app.context import RequestContext
+__all__ = ["Registry", "ToolContext", "ToolError", "describe_validation_error", "registry"]
 
-logger = logging.getLogger(__name__)
-
-ToolContext = RequestContext
-"""The context a tool receives when it declares a parameter of this type."""
-
-
-class ToolError(Exception):
-    """Raised by a tool to answer an error result (isError) with this message."""
-
-
-@dataclass
-class Tool:
-    name: str
-    fn: Callable[..., Any]
-    description: str = ""
-    title: str | None = None
-    annotations: dict[str, Any] | None = None
-    arguments_model: type[BaseModel] = field(default=BaseModel)
-    context_param: str | None = None
-
-    def definition(self) -> dict[str, Any]:
-        schema = self.arguments_model.model_json_schema()
-        schema.pop("title", None)
-        for prop in schema.get("properties", {}).values():
-            prop.pop("title", None)
-        tool: dict[str, Any] = {"name": self.name, "description": self.description, "inputSchema": schema}
-        if self.title:
-            tool["title"] = self.title
-        if self.annotations:
-            tool["annotations"] = self.annotations
-        return tool
-
-    def validate(self, arguments: dict[str, Any] | None) -> BaseModel:
-        return self.arguments_model.model_validate(arguments or {})
-
-    async def call(self, ctx: RequestContext, arguments: BaseModel) -> Any:
-        kwargs = {name: getattr(arguments, name) for name in type(arguments).model_fields}
-        if self.context_param:
-            kwargs[self.context_param] = ctx
-        if inspect.iscoroutinefunction(self.fn):
-            return await self.fn(**kwargs)
-        # Off the event loop, in a worker thread that returns its DB connection.
-        return await database_sync_to_async(self.fn, thread_sensitive=False)(**kwargs)
-
-
-def _arguments_model(name: str, fn: Callable[..., Any]) -> tuple[type[BaseModel], str | None]:
-    hints = get_type_hints(fn, include_extras=True)
-    fields: dict[str, Any] = {}
-    context_param = None
-    for param in inspect.signature(fn).parameters.values():
-        annotation = hints.get(param.name, Any)
-        if annotation is RequestContext:
-            context_param = param.name
-            continue
-        default = ... if param.default is inspect.Parameter.empty else param.default
-        fields[param.name] = (annotation, default)
-    model_name = "".join(part.capitalize() for part in name.replace("-", "_").split("_")) + "Arguments"
-    model = create_model(model_name, __config__=ConfigDict(extra="forbid"), **fields)
-    return model, context_param
+TOOL_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+ResourceLister = Callable[[ToolContext], Any]
 
 
 class Registry:
     def __init__(self) -> None:
         self._tools: dict[str, Tool] = {}
+        self._resources: dict[str, Resource] = {}
+        self._templates: dict[str, ResourceTemplate] = {}
+        self._prompts: dict[str, Prompt] = {}
+        self._listers: list[ResourceLister] = []
 
-    def tool(
-        self,
-        name: str | None = None,
-        *,
-        description: str | None = None,
-        title: str | None = None,
-        annotations: dict[str, Any] | None = None,
-    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    # --- tools -------------------------------------------------------------------
+    def tool(self, name: str | None = None, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         def register(fn: Callable[..., Any]) -> Callable[..., Any]:
-            self.add_tool(fn, name=name, description=description, title=title, annotations=annotations)
+            self.add_tool(fn, name=name, **options)
             return fn
 
         return register
@@ -114,9 +61,11 @@ class Registry:
         annotations: dict[str, Any] | None = None,
     ) -> Tool:
         tool_name = name or fn.__name__
+        if not TOOL_NAME.match(tool_name):
+            raise ValueError(f"tool name {tool_name!r} must be 1-128 characters of A-Z a-z 0-9 _ . -")
         if tool_name in self._tools:
             raise ValueError(f"tool {tool_name!r} is registered twice")
-        model, context_param = _arguments_model(tool_name, fn)
+        model, context_param = arguments_model(tool_name, fn)
         tool = Tool(
             name=tool_name,
             fn=fn,
@@ -138,17 +87,103 @@ class Registry:
     def tools(self) -> list[Tool]:
         return list(self._tools.values())
 
+    # --- resources ---------------------------------------------------------------
+    def resource(
+        self,
+        uri: str,
+        *,
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        mime_type: str | None = None,
+        complete: dict[str, Completer] | None = None,
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """A fixed resource, or a template when `uri` has `{variables}`."""
+
+        def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+            label = name or fn.__name__
+            doc = description if description is not None else inspect.getdoc(fn)
+            if "{" in uri:
+                if uri in self._templates:
+                    raise ValueError(f"resource template {uri!r} is registered twice")
+                self._templates[uri] = ResourceTemplate(uri, label, fn, title, doc, mime_type, dict(complete or {}))
+            else:
+                if uri in self._resources:
+                    raise ValueError(f"resource {uri!r} is registered twice")
+                self._resources[uri] = Resource(uri, label, fn, title, doc, mime_type)
+            return fn
+
+        return register
+
+    def resource_lister(self, fn: ResourceLister) -> ResourceLister:
+        """Adds per-session entries to resources/list: fn(ctx) returns resource definitions."""
+        self._listers.append(fn)
+        return fn
+
+    def resources(self) -> list[Resource]:
+        return list(self._resources.values())
+
+    def templates(self) -> list[ResourceTemplate]:
+        return list(self._templates.values())
+
+    def listers(self) -> list[ResourceLister]:
+        return list(self._listers)
+
+    def find_resource(self, uri: str) -> tuple[Resource | ResourceTemplate, dict[str, str]] | None:
+        if uri in self._resources:
+            return self._resources[uri], {}
+        for template in self._templates.values():
+            variables = template.match(uri)
+            if variables is not None:
+                return template, variables
+        return None
+
+    def get_template(self, uri_template: str) -> ResourceTemplate | None:
+        return self._templates.get(uri_template)
+
+    # --- prompts -----------------------------------------------------------------
+    def prompt(
+        self,
+        name: str | None = None,
+        *,
+        title: str | None = None,
+        description: str | None = None,
+        complete: dict[str, Completer] | None = None,
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+            prompt_name = name or fn.__name__
+            if prompt_name in self._prompts:
+                raise ValueError(f"prompt {prompt_name!r} is registered twice")
+            arguments, context_param = prompt_arguments(fn)
+            doc = description if description is not None else inspect.getdoc(fn)
+            self._prompts[prompt_name] = Prompt(
+                prompt_name, fn, title, doc, arguments, context_param, dict(complete or {})
+            )
+            return fn
+
+        return register
+
+    def get_prompt(self, name: str) -> Prompt | None:
+        return self._prompts.get(name)
+
+    def prompts(self) -> list[Prompt]:
+        return list(self._prompts.values())
+
+    # --- capabilities ------------------------------------------------------------
     def capabilities(self) -> dict[str, Any]:
-        return {"tools": {"listChanged": False}} if self._tools else {}
+        """What initialize advertises, from what is registered."""
+        caps: dict[str, Any] = {}
+        if self._tools:
+            caps["tools"] = {"listChanged": False}
+        if self._resources or self._templates or self._listers:
+            # listChanged: per-session listings change (see resource_lister), and the
+            # server says so on the session's GET stream.
+            caps["resources"] = {"subscribe": True, "listChanged": bool(self._listers)}
+        if self._prompts:
+            caps["prompts"] = {"listChanged": False}
+        if any(p.complete for p in self._prompts.values()) or any(t.complete for t in self._templates.values()):
+            caps["completions"] = {}
+        return caps
 
 
 registry = Registry()
-
-
-def describe_validation_error(error: ValidationError) -> str:
-    """A message a model can act on: which argument, and what is wrong with it."""
-    parts = []
-    for item in error.errors():
-        where = ".".join(str(loc) for loc in item.get("loc", ())) or "arguments"
-        parts.append(f"{where}: {item.get('msg', 'invalid')}")
-    return "Invalid arguments: " + "; ".join(parts)

@@ -1,0 +1,100 @@
+"""Resources: fixed URIs and URI templates (RFC 6570 level 1, `{name}` segments)."""
+
+from __future__ import annotations
+
+import base64
+import inspect
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sessions_app.context import RequestContext
+
+RESOURCE_NOT_FOUND = -32002  # the 2025-era code for an unknown resource
+_VARIABLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+Completer = Callable[[RequestContext, str], Any] | list[str]
+
+
+class ResourceNotFound(Exception):
+    """Raised by a resource function when its URI names nothing (this session may read)."""
+
+
+def contents(uri: str, mime_type: str | None, value: Any) -> list[dict[str, Any]]:
+    """Turn what a resource function returned into `contents` entries."""
+    if isinstance(value, list) and value and all(isinstance(item, dict) and "uri" in item for item in value):
+        return value
+    entry: dict[str, Any] = {"uri": uri}
+    if mime_type:
+        entry["mimeType"] = mime_type
+    if isinstance(value, bytes):
+        entry["blob"] = base64.b64encode(value).decode()
+    elif isinstance(value, str):
+        entry["text"] = value
+    else:
+        entry["text"] = json.dumps(value, indent=2, ensure_ascii=False)
+    return [entry]
+
+
+async def _call(fn: Callable[..., Any], ctx: RequestContext, **kwargs: Any) -> Any:
+    value = fn(ctx, **kwargs)
+    return await value if inspect.isawaitable(value) else value
+
+
+@dataclass
+class Resource:
+    uri: str
+    name: str
+    fn: Callable[..., Any]
+    title: str | None = None
+    description: str | None = None
+    mime_type: str | None = None
+
+    def definition(self, uri: str | None = None) -> dict[str, Any]:
+        entry: dict[str, Any] = {"uri": uri or self.uri, "name": self.name}
+        for key, value in (("title", self.title), ("description", self.description), ("mimeType", self.mime_type)):
+            if value:
+                entry[key] = value
+        return entry
+
+    async def read(self, ctx: RequestContext, uri: str) -> list[dict[str, Any]]:
+        return contents(uri, self.mime_type, await _call(self.fn, ctx))
+
+
+@dataclass
+class ResourceTemplate:
+    uri_template: str
+    name: str
+    fn: Callable[..., Any]
+    title: str | None = None
+    description: str | None = None
+    mime_type: str | None = None
+    complete: dict[str, Completer] = field(default_factory=dict)
+    pattern: re.Pattern[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        regex, last = "", 0
+        for match in _VARIABLE.finditer(self.uri_template):
+            regex += re.escape(self.uri_template[last : match.start()]) + f"(?P<{match.group(1)}>[^/?#]+)"
+            last = match.end()
+        self.pattern = re.compile(regex + re.escape(self.uri_template[last:]) + r"\Z")
+
+    @property
+    def variables(self) -> list[str]:
+        return _VARIABLE.findall(self.uri_template)
+
+    def match(self, uri: str) -> dict[str, str] | None:
+        found = self.pattern.match(uri)
+        return found.groupdict() if found else None
+
+    def definition(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {"uriTemplate": self.uri_template, "name": self.name}
+        for key, value in (("title", self.title), ("description", self.description), ("mimeType", self.mime_type)):
+            if value:
+                entry[key] = value
+        return entry
+
+    async def read(self, ctx: RequestContext, uri: str, variables: dict[str, str]) -> list[dict[str, Any]]:
+        return contents(uri, self.mime_type, await _call(self.fn, ctx, **variables))

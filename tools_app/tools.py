@@ -1,0 +1,117 @@
+"""Tools: typed Python functions whose parameters become a pydantic model.
+
+The model gives the JSON Schema in tools/list and validates the arguments
+before the function runs.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, get_type_hints
+
+from channels.db import database_sync_to_async
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+
+from sessions_app.context import RequestContext
+
+logger = logging.getLogger(__name__)
+
+ToolContext = RequestContext
+"""The context a tool receives when it declares a parameter of this type."""
+
+
+class ToolError(Exception):
+    """Raised by a tool to answer an error result (isError) with this message."""
+
+
+@dataclass
+class Tool:
+    name: str
+    fn: Callable[..., Any]
+    description: str = ""
+    title: str | None = None
+    annotations: dict[str, Any] | None = None
+    arguments_model: type[BaseModel] = field(default=BaseModel)
+    context_param: str | None = None
+
+    def definition(self) -> dict[str, Any]:
+        schema = plain_schema(self.arguments_model.model_json_schema())
+        tool: dict[str, Any] = {"name": self.name, "description": self.description, "inputSchema": schema}
+        if self.title:
+            tool["title"] = self.title
+        if self.annotations:
+            tool["annotations"] = self.annotations
+        return tool
+
+    def validate(self, arguments: dict[str, Any] | None) -> BaseModel:
+        return self.arguments_model.model_validate(arguments or {})
+
+    async def call(self, ctx: RequestContext, arguments: BaseModel) -> Any:
+        kwargs = {name: getattr(arguments, name) for name in type(arguments).model_fields}
+        if self.context_param:
+            kwargs[self.context_param] = ctx
+        if inspect.iscoroutinefunction(self.fn):
+            return await self.fn(**kwargs)
+        # Off the event loop, in a worker thread that returns its DB connection.
+        return await database_sync_to_async(self.fn, thread_sensitive=False)(**kwargs)
+
+
+def plain_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """Inline `$defs` references and drop pydantic's generated titles: what clients handle best."""
+    definitions = schema.pop("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref", "")
+        if ref.startswith("#/$defs/") and ref[8:] in definitions:
+            merged = {**definitions[ref[8:]], **{k: v for k, v in node.items() if k != "$ref"}}
+            return walk(merged)
+        options = node.get("anyOf")
+        if isinstance(options, list) and len(options) == 2 and {"type": "null"} in options and node.get("default", 0) is None:
+            # `x: T | None = None` is an optional T; "or null" is noise to a model.
+            rest = {k: v for k, v in node.items() if k not in ("anyOf", "default")}
+            node = {**next(option for option in options if option != {"type": "null"}), **rest}
+        out = {}
+        for key, value in node.items():
+            if key == "title":
+                continue
+            if key == "properties" and isinstance(value, dict):
+                out[key] = {name: walk(prop) for name, prop in value.items()}
+            else:
+                out[key] = walk(value)
+        return out
+
+    return walk(schema)
+
+
+def arguments_model(name: str, fn: Callable[..., Any]) -> tuple[type[BaseModel], str | None]:
+    """A pydantic model of `fn`'s parameters, and the name of its context parameter if any."""
+    hints = get_type_hints(fn, include_extras=True)
+    fields: dict[str, Any] = {}
+    context_param = None
+    for param in inspect.signature(fn).parameters.values():
+        annotation = hints.get(param.name, Any)
+        if annotation is RequestContext:
+            context_param = param.name
+            continue
+        default = ... if param.default is inspect.Parameter.empty else param.default
+        fields[param.name] = (annotation, default)
+    model_name = "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", name) if part) + "Arguments"
+    model = create_model(model_name, __config__=ConfigDict(extra="forbid"), **fields)
+    return model, context_param
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """A message a model can act on: which argument, and what is wrong with it."""
+    parts = []
+    for item in error.errors():
+        where = ".".join(str(loc) for loc in item.get("loc", ())) or "arguments"
+        parts.append(f"{where}: {item.get('msg', 'invalid')}")
+    return "Invalid arguments: " + "; ".join(parts)
