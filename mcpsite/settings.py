@@ -54,6 +54,8 @@ INSTALLED_APPS = [
     "channels",
     "sessions_app",
     "tools_app",
+    # More apps (dotted paths) whose mcp_tools.py modules add to what the server offers.
+    *env_list("DJANGO_EXTRA_APPS", []),
 ]
 
 MIDDLEWARE = [

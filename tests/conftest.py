@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import sqlite3
 import socket
 import subprocess
 import sys
@@ -83,6 +85,15 @@ class LiveServer:
     def log(self) -> str:
         return self.log_path.read_text() if self.log_path else ""
 
+    def stored_events(self, session_id: str) -> list[tuple[str, str, dict | None]]:
+        """(stream, kind, message) of every stored event of a session, read from the server's SQLite file."""
+        with sqlite3.connect(self.database_url.removeprefix("sqlite:///")) as db:
+            rows = db.execute(
+                "SELECT stream, kind, message FROM sessions_app_streamevent WHERE session_id = ? ORDER BY id",
+                (session_id,),
+            ).fetchall()
+        return [(stream, kind, json.loads(message) if message else None) for stream, kind, message in rows]
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
@@ -128,3 +139,10 @@ def initialize(http: httpx2.Client, url: str, version: str = "2025-11-25") -> st
 
 def session_headers(session_id: str, version: str = "2025-11-25") -> dict[str, str]:
     return {**POST_HEADERS, "mcp-session-id": session_id, "mcp-protocol-version": version}
+
+
+async def sdk_session_id(client) -> str:
+    """The session id an SDK client holds, read from its own session-info resource."""
+    result = await client.list_resources()
+    (info,) = [r for r in result.resources if str(r.uri).startswith("session://info/")]
+    return str(info.uri).removeprefix("session://info/")

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import math
-import sqlite3
 
 import anyio
 import mcp_types as types
 import pytest
 from mcp import Client
 
-from .conftest import LiveServer
+from .conftest import LiveServer, sdk_session_id
 
 
 @pytest.fixture(scope="module")
@@ -182,14 +181,9 @@ async def test_demo_progress(calc_server):
 
 
 def stream_kinds(server: LiveServer, session_id: str) -> dict[str, list[str]]:
-    path = server.database_url.removeprefix("sqlite:///")
-    with sqlite3.connect(path) as db:
-        rows = db.execute(
-            "SELECT stream, kind, message FROM sessions_app_streamevent WHERE session_id = ? ORDER BY id", (session_id,)
-        ).fetchall()
     streams: dict[str, list[str]] = {}
-    for stream, kind, message in rows:
-        method = json.loads(message).get("method") if message else None
+    for stream, kind, message in server.stored_events(session_id):
+        method = message.get("method") if message else None
         streams.setdefault(stream, []).append(f"{kind}:{method}" if method else kind)
     return streams
 
@@ -204,7 +198,7 @@ async def test_cancelled_demo_progress_sends_no_result(calc_server):
             two.set()
 
     async with Client(calc_server.url, mode="legacy") as client:
-        session_id = await session_id_of(client)
+        session_id = await sdk_session_id(client)
         async with anyio.create_task_group() as tg:
 
             async def call():
@@ -223,12 +217,6 @@ async def test_cancelled_demo_progress_sends_no_result(calc_server):
         assert "response" not in stream
 
 
-async def session_id_of(client: Client) -> str:
-    result = await client.list_resources()
-    (info,) = [r for r in result.resources if str(r.uri).startswith("session://info/")]
-    return str(info.uri).removeprefix("session://info/")
-
-
 async def test_static_resources(calc_server):
     async with Client(calc_server.url, mode="legacy") as client:
         constants = resource_json(await client.read_resource("calculator://constants"))
@@ -241,7 +229,7 @@ async def test_static_resources(calc_server):
 
 async def test_history_resources_and_templates(calc_server):
     async with Client(calc_server.url, mode="legacy") as client:
-        session_id = await session_id_of(client)
+        session_id = await sdk_session_id(client)
         await client.call_tool("calculate", {"a": 6, "b": 7, "op": "multiply"})
         await client.call_tool("advanced_calculate", {"operation": "sqrt", "value": 16})
         history = resource_json(await client.read_resource("calculator://history"))
@@ -278,7 +266,7 @@ async def test_stats_count_every_session(calc_server):
 
 async def test_another_session_cannot_read_this_sessions_history_or_info(calc_server):
     async with Client(calc_server.url, mode="legacy") as alice:
-        alice_id = await session_id_of(alice)
+        alice_id = await sdk_session_id(alice)
         await alice.call_tool("calculate", {"a": 40, "b": 2, "op": "add"})
         (entry,) = resource_json(await alice.read_resource("calculator://history"))
         async with Client(calc_server.url, mode="legacy") as bob:
@@ -394,7 +382,7 @@ async def test_history_survives_a_restart_with_the_same_session(tmp_path):
     live = LiveServer(f"sqlite:///{tmp_path / 'db.sqlite3'}").start(tmp_path / "first.log")
     try:
         async with Client(live.url, mode="legacy") as client:
-            session_id = await session_id_of(client)
+            session_id = await sdk_session_id(client)
             await client.call_tool("calculate", {"a": 19, "b": 23, "op": "add"})
             before = resource_json(await client.read_resource("calculator://history"))
             live.stop()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
 from typing import Any
 
@@ -14,7 +13,7 @@ from sessions_app.jsonrpc import INVALID_PARAMS, RpcError
 
 from .prompts import PromptError
 from .registry import registry
-from .resources import RESOURCE_NOT_FOUND, Completer, ResourceNotFound
+from .resources import RESOURCE_NOT_FOUND, Completer, ResourceNotFound, call_offering
 from .tools import ToolError, describe_validation_error
 
 logger = logging.getLogger(__name__)
@@ -65,8 +64,7 @@ def _tool_result(value: Any) -> dict[str, Any]:
 async def list_resources(ctx: RequestContext) -> dict[str, Any]:
     entries = [resource.definition() for resource in registry.resources()]
     for lister in registry.listers():
-        listed = lister(ctx)
-        entries.extend(await listed if inspect.isawaitable(listed) else listed)
+        entries.extend(await call_offering(lister, ctx))
     return {"resources": entries}
 
 
@@ -156,8 +154,7 @@ async def _candidates(completer: Completer | None, ctx: RequestContext, value: s
         return []
     if isinstance(completer, list):
         return completer
-    produced = completer(ctx, value)
-    produced = await produced if inspect.isawaitable(produced) else produced
+    produced = await call_offering(completer, ctx, value)
     return [str(item) for item in produced]
 
 

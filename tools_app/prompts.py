@@ -11,7 +11,7 @@ from pydantic.fields import FieldInfo
 
 from sessions_app.context import RequestContext
 
-from .resources import Completer
+from .resources import Completer, call_offering
 
 
 class PromptError(Exception):
@@ -57,8 +57,7 @@ class Prompt:
         kwargs: dict[str, Any] = {name: value for name, value in given.items() if name in known}
         if self.context_param:
             kwargs[self.context_param] = ctx
-        value = self.fn(**kwargs)
-        result = await value if inspect.isawaitable(value) else value
+        result = await call_offering(self.fn, **kwargs)
         if isinstance(result, str):
             result = {"messages": [{"role": "user", "content": {"type": "text", "text": result}}]}
         return result

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from channels.db import database_sync_to_async
+
 from sessions_app.context import RequestContext
 
 RESOURCE_NOT_FOUND = -32002  # the 2025-era code for an unknown resource
@@ -38,9 +40,11 @@ def contents(uri: str, mime_type: str | None, value: Any) -> list[dict[str, Any]
     return [entry]
 
 
-async def _call(fn: Callable[..., Any], ctx: RequestContext, **kwargs: Any) -> Any:
-    value = fn(ctx, **kwargs)
-    return await value if inspect.isawaitable(value) else value
+async def call_offering(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Await an async function on the loop; run a sync one in a worker thread that returns its DB connection."""
+    if inspect.iscoroutinefunction(fn):
+        return await fn(*args, **kwargs)
+    return await database_sync_to_async(fn, thread_sensitive=False)(*args, **kwargs)
 
 
 @dataclass
@@ -60,7 +64,7 @@ class Resource:
         return entry
 
     async def read(self, ctx: RequestContext, uri: str) -> list[dict[str, Any]]:
-        return contents(uri, self.mime_type, await _call(self.fn, ctx))
+        return contents(uri, self.mime_type, await call_offering(self.fn, ctx))
 
 
 @dataclass
@@ -97,4 +101,4 @@ class ResourceTemplate:
         return entry
 
     async def read(self, ctx: RequestContext, uri: str, variables: dict[str, str]) -> list[dict[str, Any]]:
-        return contents(uri, self.mime_type, await _call(self.fn, ctx, **variables))
+        return contents(uri, self.mime_type, await call_offering(self.fn, ctx, **variables))

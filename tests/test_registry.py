@@ -1,0 +1,83 @@
+"""An installed Django app adds tools, resources and prompts to the registry (autodiscovery)."""
+
+from __future__ import annotations
+
+import json
+
+import anyio
+
+import mcp_types as types
+import pytest
+from mcp import Client
+
+from .conftest import LiveServer, sdk_session_id
+
+
+@pytest.fixture(scope="module")
+def extra_server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("registry")
+    live = LiveServer(f"sqlite:///{tmp / 'db.sqlite3'}", env={"DJANGO_EXTRA_APPS": "tests.registry_app"})
+    live.start(tmp / "server.log")
+    yield live
+    live.stop()
+
+
+async def test_autodiscovered_offerings_are_listed(extra_server):
+    async with Client(extra_server.url, mode="legacy") as client:
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+        templates = {t.uri_template for t in (await client.list_resource_templates()).resource_templates}
+        prompts = {p.name: p for p in (await client.list_prompts()).prompts}
+    assert {"count_sessions", "refuse", "crash", "wait_for_cancel", "calculate"} <= set(tools)
+    assert tools["count_sessions"].input_schema == {
+        "additionalProperties": False,
+        "properties": {"label": {"minLength": 1, "type": "string"}},
+        "required": ["label"],
+        "type": "object",
+    }
+    assert "notes://{day}" in templates
+    assert [(a.name, a.required) for a in prompts["summarise"].arguments] == [("text", True), ("style", False)]
+
+
+async def test_sync_tool_runs_off_the_event_loop_with_the_orm(extra_server):
+    async with Client(extra_server.url, mode="legacy") as client:
+        result = await client.call_tool("count_sessions", {"label": "now"})
+    assert not result.is_error, result.content[0].text
+    text = result.content[0].text
+    assert text.startswith("now: ") and "on loop: False" in text
+
+
+async def test_tool_errors_become_error_results(extra_server):
+    async with Client(extra_server.url, mode="legacy") as client:
+        refused = await client.call_tool("refuse", {"reason": "policy"})
+        crashed = await client.call_tool("crash", {})
+        invalid = await client.call_tool("count_sessions", {"label": ""})
+    assert refused.is_error and refused.content[0].text == "refused: policy"
+    assert crashed.is_error and crashed.content[0].text == "Tool crash failed: 'boom'"
+    assert invalid.is_error and invalid.content[0].text == "Invalid arguments: label: String should have at least 1 character"
+
+
+async def test_sync_resource_and_prompt(extra_server):
+    async with Client(extra_server.url, mode="legacy") as client:
+        (content,) = (await client.read_resource("notes://today")).contents
+        with pytest.raises(Exception) as missing:
+            await client.read_resource("notes://yesterday")
+        prompt = await client.get_prompt("summarise", {"text": "abc", "style": "long"})
+        days = await client.complete(types.ResourceTemplateReference(type="ref/resource", uri="notes://{day}"),
+                                     {"name": "day", "value": "to"})
+    note = json.loads(content.text)
+    assert note["day"] == "today" and note["on_loop"] is False and note["sessions"] >= 1
+    assert getattr(missing.value, "code", None) == -32002
+    assert prompt.messages[0].content.text == "Summarise this in a long style: abc"
+    assert days.completion.values == ["today", "tomorrow"]
+
+
+async def test_cancellation_reaches_the_tool(extra_server):
+    async with Client(extra_server.url, mode="legacy") as client:
+        session_id = await sdk_session_id(client)
+        with anyio.move_on_after(0.5):
+            await client.call_tool("wait_for_cancel", {})  # the SDK then sends notifications/cancelled
+        await anyio.sleep(0.5)
+    events = extra_server.stored_events(session_id)
+    (stream,) = {s for s, _, m in events if m and m.get("params", {}).get("data") == "cancelled=True"}
+    kinds = [kind for s, kind, _ in events if s == stream]
+    assert kinds == ["priming", "notification", "cancelled"]  # the tool saw it; no response was sent
