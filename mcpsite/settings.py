@@ -91,8 +91,8 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        # ASGI: no persistent connections (Django's advice); every ORM call in a
-        # stream goes through database_sync_to_async, which returns the connection.
+        # ASGI: no persistent connections in general (Django's advice): every ORM
+        # call in a stream goes through database_sync_to_async, which returns it.
         conn_max_age=0,
     )
 }
@@ -112,22 +112,53 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = None
     # Live-server tests need a file, never an in-memory test database.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test_db.sqlite3")}
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # psycopg 3's pool (Django >= 5.1): connections are borrowed per ORM call and
+    # returned, so open streams hold none and a node needs only a handful.
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env_int("DB_POOL_MIN", 1),
+        "max_size": env_int("DB_POOL_MAX", 10),
+        "timeout": env_int("DB_POOL_TIMEOUT", 10),
+    }
+    DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache and channel layer --------------------------------------------------
-CACHES = {
-    "default": {
-        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-        "LOCATION": "mcpsite",
+# Embedded: per-process memory. USE_REDIS: Redis shared by every node, so any
+# node can serve any session and reach any stream.
+USE_REDIS = env_bool("USE_REDIS", False)
+REDIS_URL = os.environ.get("REDIS_URL") or "redis://localhost:6379/0"
+if USE_REDIS:
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "mcpsite",
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2},
+        }
     }
-}
-CHANNEL_LAYERS = {
-    "default": {
-        "BACKEND": "channels.layers.InMemoryChannelLayer",
-        "CONFIG": {"capacity": 1000, "expiry": 60},
+    CHANNEL_LAYERS = {
+        "default": {
+            # Pub/sub: lowest latency, no per-process capacity drops, resubscribes
+            # after a Redis restart. At-most-once: the database is the truth.
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": "mcpsite"},
+        }
     }
-}
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "mcpsite",
+        }
+    }
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            "CONFIG": {"capacity": 1000, "expiry": 60},
+        }
+    }
 
 # --- Static files, i18n ------------------------------------------------------
 STATIC_URL = "static/"
@@ -152,8 +183,16 @@ MCP_CONFORMANCE_FIXTURES = env_bool("MCP_CONFORMANCE_FIXTURES", False)
 SAMPLE_TOOL_NAME = os.environ.get("SAMPLE_TOOL_NAME", "")
 MCP_SERVER_NAME = "mcpsite"
 MCP_SERVER_VERSION = "0.1.0"
+# Seconds between a node's heartbeats, and how stale one may get before the
+# node's running requests are declared lost to clients resuming elsewhere.
+MCP_HEARTBEAT_SECONDS = env_int("MCP_HEARTBEAT_SECONDS", 2)
+MCP_NODE_LEASE_SECONDS = env_int("MCP_NODE_LEASE_SECONDS", 8)
+# SIGTERM: how long running requests may take to finish before the node stops.
+MCP_DRAIN_SECONDS = env_int("MCP_DRAIN_SECONDS", 20)
 # Identifies this process in stream ownership and cross-node messages.
-MCP_NODE_ID = os.environ.get("MCP_NODE_ID") or uuid.uuid4().hex[:12]
+# Always unique per process start: a restarted process is a new node, so clients
+# resuming its old requests learn they were lost. MCP_NODE_ID adds a readable prefix.
+MCP_NODE_ID = f"{os.environ.get('MCP_NODE_ID') or 'node'}-{uuid.uuid4().hex[:12]}"
 
 # --- Logging -----------------------------------------------------------------
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()

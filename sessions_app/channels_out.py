@@ -17,6 +17,7 @@ from django.conf import settings
 
 from . import events, fanout
 from .events import NewEvent, StoredEvent, store_events
+from .health import dependency_down
 from .jsonrpc import error_message
 from .models import StreamEvent
 from .streams import StreamOutput
@@ -109,10 +110,21 @@ class SseChannel:
             self._flusher = asyncio.create_task(self._flush())
 
     async def _flush(self) -> None:
+        delay = 0.25
         try:
             while self._outbox or not self._primed:
                 taken, self._outbox = self._outbox, []
-                await self._store_and_publish(taken)
+                try:
+                    await self._store_and_publish(taken)
+                    delay = 0.25
+                except Exception as exc:
+                    if dependency_down(exc) is None:
+                        raise
+                    # The database is away: keep the events, in order, and try again.
+                    logger.warning("storing events of stream %s waits for %s: %s", self.stream, dependency_down(exc), exc)
+                    self._outbox = taken + self._outbox
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 2.0)
         except Exception as exc:
             logger.error("storing events of stream %s (session %s) failed: %s", self.stream, self.session_id, exc)
             self._failure = exc

@@ -26,6 +26,7 @@ from . import events, fanout, store
 from .channels_out import JsonChannel, SseChannel, close_lost_stream
 from .context import RequestContext
 from .events import GET_STREAM, NewEvent, parse_event_id, store_events
+from .health import dependency_down
 from .httpio import Incoming, accepts, header_map, is_json_content, parse_body
 from .jsonrpc import (
     INTERNAL_ERROR,
@@ -37,6 +38,7 @@ from .jsonrpc import (
     error_message,
 )
 from .models import StreamEvent
+from .node import node, owner_alive
 from .protocol import (
     BATCH_VERSIONS,
     CONTENT_TYPE_JSON,
@@ -67,6 +69,10 @@ def _get_slot_key(session_id: str) -> str:
 
 
 class McpConsumer(AsyncHttpConsumer):
+    # No channel per HTTP request: the node's one listener relays other nodes'
+    # events to the local hub (see `node`), so a consumer needs no layer of its own.
+    channel_layer_alias = "mcpsite.no-layer-per-consumer"
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.received = 0
@@ -75,7 +81,6 @@ class McpConsumer(AsyncHttpConsumer):
         self.session: store.SessionState | None = None
         self.output: StreamOutput | None = None
         self.tasks: set[asyncio.Task] = set()
-        self.groups: list[str] = []
         self.get_slot: str | None = None
         self.headers: dict[str, str] = {}
 
@@ -122,27 +127,12 @@ class McpConsumer(AsyncHttpConsumer):
             self.output.detach()
             fanout.hub.discard(self.output.session_id, self.output.stream, self.output)
         if self.get_slot is not None and self.session is not None:
-            if cache.get(_get_slot_key(self.session.id)) == self.get_slot:
-                cache.delete(_get_slot_key(self.session.id))
-            self.get_slot = None
-        for group in self.groups:
             try:
-                await self.channel_layer.group_discard(group, self.channel_name)
-            except Exception:
-                logger.debug("group_discard %s failed", group, exc_info=True)
-        self.groups = []
-
-    async def mcp_event(self, message):
-        """A stored event published by another node."""
-        if message.get("origin") == settings.MCP_NODE_ID or self.output is None:
-            return
-        await self.output.deliver(fanout.event_from_layer(message))
-
-    async def mcp_control(self, message):
-        if message.get("origin") == settings.MCP_NODE_ID or self.output is None:
-            return
-        if message.get("action") == "end":
-            await self.output.end(message.get("reason", ""))
+                if cache.get(_get_slot_key(self.session.id)) == self.get_slot:
+                    cache.delete(_get_slot_key(self.session.id))
+            except Exception as exc:  # the slot expires by itself
+                logger.warning("releasing the GET slot of %s failed: %s", self.session.id, exc)
+            self.get_slot = None
 
     # --- replies ------------------------------------------------------------
     def _session_headers(self) -> list[tuple[bytes, bytes]]:
@@ -182,7 +172,13 @@ class McpConsumer(AsyncHttpConsumer):
         if not self.headers:
             self.headers = header_map(self.scope)
         method = self.scope.get("method", "")
+        node.ensure_started()
         try:
+            if node.draining and method in ("POST", "GET"):
+                raise HttpError(
+                    503, INTERNAL_ERROR, "Service Unavailable: this node is shutting down; retry on another",
+                    headers={"Retry-After": "1", "Connection": "close"},
+                )
             if method == "POST":
                 await self.post(body)
             elif method == "GET":
@@ -193,7 +189,20 @@ class McpConsumer(AsyncHttpConsumer):
                 raise HttpError(405, INVALID_REQUEST, "Method Not Allowed", headers={"Allow": "GET, POST, DELETE"})
         except HttpError as error:
             await self.reply_error(error)
-        except Exception:
+        except Exception as exc:
+            unavailable = dependency_down(exc)
+            if unavailable is not None:
+                logger.error("%s /mcp: %s is unreachable: %s", method, unavailable, exc)
+                if self.output is not None and self.output.started:
+                    await self.output.end(retry_ms=settings.MCP_SSE_RETRY_MS)
+                else:
+                    await self.reply_error(
+                        HttpError(
+                            503, INTERNAL_ERROR, f"Service Unavailable: {unavailable} is unreachable",
+                            headers={"Retry-After": "2"},
+                        )
+                    )
+                return
             logger.exception("%s /mcp failed", method)
             if self.output is not None and self.output.started:
                 await self.output.end()
@@ -313,6 +322,8 @@ class McpConsumer(AsyncHttpConsumer):
             request_id = params.get("requestId")
             if running.cancel(session.id, request_id):
                 logger.info("cancelling request %r of session %s: %s", request_id, session.id, params.get("reason"))
+            elif isinstance(request_id, (int, str)):  # running on another node, if anywhere
+                self._spawn(node.broadcast({"type": "mcp.cancel", "session": session.id, "request_id": request_id}))
         # notifications/initialized, roots/list_changed, progress: nothing to do yet.
 
     async def _run(self, session: store.SessionState, requests: list[dict], batch: bool, json_mode: bool) -> None:
@@ -334,10 +345,6 @@ class McpConsumer(AsyncHttpConsumer):
         output = StreamOutput(session.id, stream, self.write, after_pk=after_pk)
         self.output = output
         fanout.hub.add(session.id, stream, output)
-        if fanout.layer_is_shared():
-            self.groups = [fanout.stream_group(session.id, stream), fanout.session_group(session.id)]
-            for group in self.groups:
-                await self.channel_layer.group_add(group, self.channel_name)
         await self.send_headers(status=200, headers=SSE_HEADERS + self._session_headers())
         self._spawn(self._keepalive())
         return output
@@ -360,9 +367,10 @@ class McpConsumer(AsyncHttpConsumer):
             except Exception as exc:
                 logger.warning("catch-up read for stream %s failed: %s", self.output.stream, exc)
             if self.get_slot is not None and self.session is not None:
-                cache.set(_get_slot_key(self.session.id), self.get_slot, interval * 3)
-            for group in self.groups:  # heals membership lost in a Redis restart
-                await self.channel_layer.group_add(group, self.channel_name)
+                try:
+                    cache.set(_get_slot_key(self.session.id), self.get_slot, interval * 3)
+                except Exception as exc:
+                    logger.warning("refreshing the GET slot of %s failed: %s", self.session.id, exc)
 
     # --- GET --------------------------------------------------------------------
     async def get(self) -> None:
@@ -380,7 +388,7 @@ class McpConsumer(AsyncHttpConsumer):
 
     def _claim_get_slot(self, session_id: str) -> bool:
         """One standalone stream per session, across every node (the cache is shared in production)."""
-        token = f"{settings.MCP_NODE_ID}:{self.channel_name or id(self)}"
+        token = f"{settings.MCP_NODE_ID}:{id(self)}"
         if cache.add(_get_slot_key(session_id), token, settings.MCP_KEEPALIVE_SECONDS * 3):
             self.get_slot = token
             return True
@@ -421,18 +429,23 @@ class McpConsumer(AsyncHttpConsumer):
 
     async def _resume_request_stream(self, session: store.SessionState, output: StreamOutput) -> None:
         await output.replay()
-        if output.closed:
-            return
-        # Not finished by the replay: still running somewhere, or lost with its node.
-        if not running.stream_running(session.id, output.stream) and not fanout.layer_is_shared():
-            await close_lost_stream(session.id, output.stream)
+        owner = await events.stream_owner(session.id, output.stream)
+        # Not finished by the replay: wait while the node running the request is
+        # alive; once it is not (killed, or this process restarted), say it was lost.
+        while not output.closed:
+            if not await owner_alive(session.id, output.stream, owner):
+                await close_lost_stream(session.id, output.stream)
+                return
+            try:
+                await asyncio.wait_for(output.finished.wait(), timeout=settings.MCP_HEARTBEAT_SECONDS)
+            except TimeoutError:
+                pass
 
     # --- DELETE -------------------------------------------------------------------
     async def delete(self) -> None:
         self._header_version()
         session = await self._require_session()
         await store.terminate_session(session.id)
-        cancelled = running.cancel_session(session.id)
         await fanout.end_session_streams(session.id, "session terminated")
-        logger.info("session %s terminated by the client (%d running requests cancelled)", session.id, cancelled)
+        logger.info("session %s terminated by the client", session.id)
         await self.reply(204, b"")

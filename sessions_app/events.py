@@ -177,3 +177,17 @@ def _request_ids(session_id: str, stream: str) -> list | None:
 
 
 stream_request_ids = database_sync_to_async(_request_ids)
+
+
+def _owner(session_id: str, stream: str) -> str | None:
+    """The node that ran a POST stream's requests (kept on its priming row)."""
+    meta = (
+        StreamEvent.objects.filter(session_id=session_id, stream=stream, kind=StreamEvent.Kind.PRIMING)
+        .order_by("pk")
+        .values_list("message", flat=True)
+        .first()
+    )
+    return meta.get("node") if isinstance(meta, dict) else None
+
+
+stream_owner = database_sync_to_async(_owner)

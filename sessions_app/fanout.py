@@ -1,16 +1,18 @@
 """Live delivery of stored events to whichever consumer holds the stream.
 
 Two paths, one contract. Listeners in this process are called directly (the
-hub); listeners on other nodes are reached through the channel layer, one
-group per (session, stream) plus one control group per session. Messages carry
-the origin node so a node ignores its own echoes. The layer is at-most-once:
-the database stays the truth and streams re-read it on every keep-alive tick.
+hub); other nodes are reached through the channel layer, a group per (session,
+stream) that the node holding the stream subscribes to (see `node`). Messages
+carry the origin node so a node ignores its own echoes. The layer is
+at-most-once: the database stays the truth and streams re-read it on every
+keep-alive tick.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Protocol
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
@@ -31,10 +33,6 @@ def stream_group(session_id: str, stream: str) -> str:
     return f"mcp.{session_id}.{stream}"
 
 
-def session_group(session_id: str) -> str:
-    return f"mcp.{session_id}"
-
-
 def layer_is_shared() -> bool:
     """False for the in-memory layer: no other node exists to tell."""
     layer = get_channel_layer()
@@ -47,10 +45,16 @@ class Hub:
     def __init__(self) -> None:
         self._streams: dict[tuple[str, str], set[Listener]] = defaultdict(set)
         self._sessions: dict[str, set[Listener]] = defaultdict(set)
+        # Set by the node: subscribe to a stream's group while this process holds it open.
+        self.on_first_listener: Callable[[str, str], None] | None = None
+        self.on_last_listener: Callable[[str, str], None] | None = None
 
     def add(self, session_id: str, stream: str, listener: Listener) -> None:
+        first = (session_id, stream) not in self._streams
         self._streams[(session_id, stream)].add(listener)
         self._sessions[session_id].add(listener)
+        if first and self.on_first_listener is not None:
+            self.on_first_listener(session_id, stream)
 
     def discard(self, session_id: str, stream: str, listener: Listener) -> None:
         for registry, key in ((self._streams, (session_id, stream)), (self._sessions, session_id)):
@@ -59,6 +63,11 @@ class Hub:
                 members.discard(listener)
                 if not members:
                     del registry[key]
+                    if key == (session_id, stream) and self.on_last_listener is not None:
+                        self.on_last_listener(session_id, stream)
+
+    def listeners(self) -> list[tuple[str, str, Listener]]:
+        return [(session, stream, listener) for (session, stream), members in self._streams.items() for listener in members]
 
     def listening(self, session_id: str, stream: str) -> bool:
         return bool(self._streams.get((session_id, stream)))
@@ -91,6 +100,7 @@ async def publish(session_id: str, event: StoredEvent) -> None:
                 {
                     "type": "mcp.event",
                     "origin": settings.MCP_NODE_ID,
+                    "session": session_id,
                     "pk": event.pk,
                     "stream": event.stream,
                     "kind": event.kind,
@@ -102,16 +112,13 @@ async def publish(session_id: str, event: StoredEvent) -> None:
 
 
 async def end_session_streams(session_id: str, reason: str) -> None:
-    """Close every open stream of the session, on every node."""
+    """Close every open stream of the session and cancel its requests, on every node."""
+    from .node import node
+    from .running import running
+
+    running.cancel_session(session_id)
     await hub.end_session(session_id, reason)
-    if layer_is_shared():
-        try:
-            await get_channel_layer().group_send(
-                session_group(session_id),
-                {"type": "mcp.control", "origin": settings.MCP_NODE_ID, "action": "end", "reason": reason},
-            )
-        except Exception as exc:
-            logger.warning("channel layer control message for session %s failed: %s", session_id, exc)
+    await node.broadcast({"type": "mcp.end_session", "session": session_id, "reason": reason})
 
 
 def event_from_layer(message: dict) -> StoredEvent:

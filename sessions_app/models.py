@@ -81,3 +81,25 @@ class ResourceSubscription(models.Model):
 
     def __str__(self) -> str:
         return f"{self.session_id} → {self.uri}"
+
+
+class NodeHeartbeat(models.Model):
+    """A serving process, alive while its heartbeat is fresh.
+
+    A request stream records the node running it; a client resuming that
+    stream elsewhere waits while the node's heartbeat is fresh and is told the
+    request was lost once it is not (a killed node stops beating).
+    """
+
+    node_id = models.CharField(max_length=64, primary_key=True)
+    hostname = models.CharField(max_length=255, blank=True)
+    pid = models.IntegerField(null=True, blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    last_seen = models.DateTimeField(db_index=True)
+    draining = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-last_seen"]
+
+    def __str__(self) -> str:
+        return f"{self.node_id} ({self.hostname}:{self.pid})"

@@ -12,8 +12,11 @@ import json
 import logging
 from typing import Any
 
+from .channels_out import REQUEST_LOST
 from .context import RequestContext
 from .dispatch import dispatch
+from .health import dependency_down
+from .jsonrpc import error_message
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +30,7 @@ class RunningRequests:
     def __init__(self) -> None:
         self._tasks: dict[tuple[str, str], asyncio.Task] = {}
         self._streams: dict[tuple[str, str], int] = {}
+        self._interrupted: set[asyncio.Task] = set()
 
     def is_running(self, session_id: str, request_id: Any) -> bool:
         return _key(session_id, request_id) in self._tasks
@@ -47,17 +51,22 @@ class RunningRequests:
         return task
 
     async def _run(self, ctx: RequestContext, key: tuple[str, str], stream: str | None) -> None:
+        task = asyncio.current_task()
         try:
             try:
                 response = await dispatch(ctx)
             except asyncio.CancelledError:
-                logger.info("request %s in session %s cancelled", ctx.request_id, ctx.session.id)
-                response = None
-            try:
-                await ctx.channel.finish(response)
-            except Exception:
-                logger.exception("could not deliver the response to %s in session %s", ctx.request_id, ctx.session.id)
+                if task in self._interrupted:
+                    # The node is shutting down: say so, so a resume elsewhere ends at once.
+                    response = error_message(
+                        ctx.request_id, REQUEST_LOST, "Request interrupted: the server node shut down; send it again"
+                    )
+                else:
+                    logger.info("request %s in session %s cancelled", ctx.request_id, ctx.session.id)
+                    response = None
+            await self._finish(ctx, response)
         finally:
+            self._interrupted.discard(task)
             self._tasks.pop(key, None)
             if stream is not None:
                 left = self._streams.get((ctx.session.id, stream), 1) - 1
@@ -65,6 +74,36 @@ class RunningRequests:
                     self._streams.pop((ctx.session.id, stream), None)
                 else:
                     self._streams[(ctx.session.id, stream)] = left
+
+    async def _finish(self, ctx: RequestContext, response: dict[str, Any] | None) -> None:
+        """Store the response; while the database is down, keep trying (the request stays 'running')."""
+        delay = 0.25
+        while True:
+            try:
+                await ctx.channel.finish(response)
+                return
+            except Exception as exc:
+                if dependency_down(exc) is None:
+                    logger.exception("could not deliver the response to %s in session %s", ctx.request_id, ctx.session.id)
+                    return
+                logger.warning("storing the response to %s waits for %s: %s", ctx.request_id, dependency_down(exc), exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    def interrupt_all(self) -> int:
+        """Shutdown: cancel every running request, answering each with 'interrupted'."""
+        for task in self._tasks.values():
+            self._interrupted.add(task)
+            task.cancel()
+        return len(self._tasks)
+
+    async def wait_idle(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for running requests to end; True if they all did."""
+        pending = set(self._tasks.values())
+        if not pending:
+            return True
+        _, still = await asyncio.wait(pending, timeout=timeout)
+        return not still
 
     def cancel(self, session_id: str, request_id: Any) -> bool:
         task = self._tasks.get(_key(session_id, request_id))

@@ -4,34 +4,33 @@ import time
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import render
 
+from . import health as health_checks
 from .protocol import STATEFUL_VERSIONS
 
 STARTED = time.time()
 
 
-def _database_ok() -> bool:
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        return True
-    except Exception:
-        return False
-
-
 async def health(request):
-    database_ok = await sync_to_async(_database_ok)()
+    """JSON health: 200 when every dependency answers, 503 naming the one that does not."""
+    database = await sync_to_async(health_checks.database_ok, thread_sensitive=False)()
     body = {
-        "status": "ok" if database_ok else "error",
-        "storageMode": "memory",
-        "database": "ok" if database_ok else "down",
+        "status": "ok",
+        "storageMode": "redis" if settings.USE_REDIS else "memory",
+        "database": "ok" if database else "down",
         "version": settings.MCP_SERVER_VERSION,
         "uptime": round(time.time() - STARTED, 3),
+        "node": settings.MCP_NODE_ID,
     }
-    return JsonResponse(body, status=200 if database_ok else 503)
+    healthy = database
+    if settings.USE_REDIS:
+        redis = await sync_to_async(health_checks.redis_ok, thread_sensitive=False)()
+        body["redis"] = "ok" if redis else "down"
+        healthy = healthy and redis
+    body["status"] = "ok" if healthy else "error"
+    return JsonResponse(body, status=200 if healthy else 503)
 
 
 def landing(request):

@@ -1,13 +1,20 @@
-"""`manage.py runmcp`: apply migrations, then serve the ASGI app with daphne in this process."""
+"""`manage.py runmcp`: apply migrations, then serve the ASGI app with daphne in this process.
+
+SIGTERM (or Ctrl-C) drains the node before it stops (see `sessions_app.drain`);
+a second signal stops it at once.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import signal
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+logger = logging.getLogger(__name__)
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -21,21 +28,29 @@ class Command(BaseCommand):
         parser.add_argument(
             "--json-response", action="store_true", help="answer POSTs with application/json instead of SSE"
         )
+        parser.add_argument(
+            "--skip-migrate", action="store_true", help="do not apply migrations (a deploy step runs them once)"
+        )
 
-    def handle(self, *args, host: str, port: int, log_level: str | None, json_response: bool, **options):
+    def handle(
+        self, *args, host: str, port: int, log_level: str | None, json_response: bool, skip_migrate: bool, **options
+    ):
         from django.conf import settings
 
         if log_level:
             logging.getLogger().setLevel(log_level)
         if json_response:
             settings.MCP_JSON_RESPONSE = True
-        call_command("migrate", interactive=False, verbosity=0)
+        if not skip_migrate:
+            call_command("migrate", interactive=False, verbosity=0)
 
         # daphne installs Twisted's asyncio reactor when daphne.server is imported.
         from daphne.endpoints import build_endpoint_description_strings
         from daphne.server import Server
+        from twisted.internet import reactor
 
         from mcpsite.asgi import application
+        from sessions_app.drain import drain
 
         mode = "JSON" if settings.MCP_JSON_RESPONSE else "SSE"
         url_host = f"[{host}]" if ":" in host else host
@@ -43,18 +58,44 @@ class Command(BaseCommand):
         self.stdout.flush()
         class McpServer(Server):
             listen_failed = False
+            ports: list = []
+
+            def listen_success(self, port):
+                McpServer.ports.append(port)
+                super().listen_success(port)
 
             def listen_error(self, failure):
                 McpServer.listen_failed = True
                 super().listen_error(failure)
 
-        McpServer(
+        server = McpServer(
             application=application,
             endpoints=build_endpoint_description_strings(host=host, port=port),
             # Keep open streams alive: no HTTP timeout; SSE keep-alives handle idle proxies.
             http_timeout=None,
             application_close_timeout=10,
             server_name="mcpsite",
-        ).run()
+            signal_handlers=False,  # ours drain first
+        )
+        state = {"draining": False}
+
+        def start_drain() -> None:
+            if state["draining"]:
+                logger.warning("second signal: stopping now")
+                reactor.stop()
+                return
+            state["draining"] = True
+            logger.info("signal received: draining")
+            for listening in McpServer.ports:
+                listening.stopListening()  # the load balancer's next connect goes elsewhere
+            task = asyncio.get_event_loop().create_task(drain())
+            task.add_done_callback(lambda _: reactor.stop())
+
+        def on_signal(signum, frame):
+            reactor.callFromThread(start_drain)
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        server.run()
         if McpServer.listen_failed:
             raise CommandError(f"could not listen on {host}:{port}")
