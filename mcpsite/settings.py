@@ -118,7 +118,8 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": env_int("DB_POOL_MIN", 1),
         "max_size": env_int("DB_POOL_MAX", 10),
-        "timeout": env_int("DB_POOL_TIMEOUT", 10),
+        # Seconds to wait for a pooled connection before answering 503.
+        "timeout": env_int("DB_POOL_TIMEOUT", 4),
     }
     DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
 
