@@ -14,14 +14,18 @@ django_application = get_asgi_application()  # sets Django up before the consume
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
+from mcpsite.accesslog import AccessLog  # noqa: E402
+from mcpsite.cors import Cors  # noqa: E402
 from mcpsite.edge import EdgeGuard  # noqa: E402
+from mcpsite.ratelimit import RateLimit  # noqa: E402
 from sessions_app.consumer import McpConsumer  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": URLRouter(
             [
-                re_path(r"^mcp/?$", EdgeGuard(McpConsumer.as_asgi())),
+                # Outermost first: log and measure, check Host/Origin, CORS, rate limit, then MCP.
+                re_path(r"^mcp/?$", AccessLog(EdgeGuard(Cors(RateLimit(McpConsumer.as_asgi()))))),
                 re_path(r"", django_application),
             ]
         ),

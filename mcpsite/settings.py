@@ -45,7 +45,7 @@ ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::
 INSTALLED_APPS = [
     # daphne first: its runserver replaces staticfiles' so runserver serves ASGI.
     "daphne",
-    "django.contrib.admin",
+    "mcpsite.admin.McpAdminConfig",  # django.contrib.admin with live figures on its index
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -60,6 +60,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # The admin's static files, served by the app itself (no collectstatic needed).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -164,6 +166,7 @@ else:
 # --- Static files, i18n ------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+WHITENOISE_USE_FINDERS = True
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -173,13 +176,25 @@ USE_TZ = True
 MCP_JSON_RESPONSE = env_bool("MCP_JSON_RESPONSE", False)
 MCP_SESSION_TTL = env_int("MCP_SESSION_TTL", 1800)
 MCP_MAX_SESSIONS = env_int("MCP_MAX_SESSIONS", 0)  # 0 = no cap
+# Seconds an expired or terminated session is kept (for operators) before the purge removes it.
+MCP_SESSION_RETENTION = env_int("MCP_SESSION_RETENTION", 86400)
+# Seconds stream events are kept for replay.
+MCP_EVENT_RETENTION = env_int("MCP_EVENT_RETENTION", 86400)
+# Seconds between automatic purges (one node per interval does it); 0 = only `manage.py purge_mcp`.
+MCP_PURGE_INTERVAL = env_int("MCP_PURGE_INTERVAL", 300)
 MCP_MAX_BODY_BYTES = 4 * 1024 * 1024
 # The `retry:` hint (milliseconds) written with each stream's priming event.
 MCP_SSE_RETRY_MS = env_int("MCP_SSE_RETRY_MS", 1000)
 # Seconds between SSE keep-alive comments; each tick also re-reads missed events.
 MCP_KEEPALIVE_SECONDS = env_int("MCP_KEEPALIVE_SECONDS", 15)
-# Origins allowed besides localhost ones (exact "scheme://host[:port]", or "*").
-MCP_ALLOWED_ORIGINS = env_list("MCP_ALLOWED_ORIGINS", [])
+# Origins browsers may call /mcp from (CORS): exact "scheme://host[:port]" values, or "*".
+CORS_ORIGIN = env_list("CORS_ORIGIN", ["*"])
+# Origins allowed besides localhost ones (exact "scheme://host[:port]", or "*"); CORS_ORIGIN's
+# exact entries are allowed too.
+MCP_ALLOWED_ORIGINS = env_list("MCP_ALLOWED_ORIGINS", []) + [o for o in CORS_ORIGIN if o != "*"]
+# Requests to /mcp per client address and per session in each window (0 = no limit).
+RATE_LIMIT_MAX = env_int("RATE_LIMIT_MAX", 1000)
+RATE_LIMIT_WINDOW = env_int("RATE_LIMIT_WINDOW", 900)
 MCP_CONFORMANCE_FIXTURES = env_bool("MCP_CONFORMANCE_FIXTURES", False)
 SAMPLE_TOOL_NAME = os.environ.get("SAMPLE_TOOL_NAME", "")
 MCP_SERVER_NAME = "mcpsite"

@@ -22,7 +22,7 @@ from django.core.cache import cache
 from mcp_types import methods as wire
 from pydantic import ValidationError
 
-from . import events, fanout, store
+from . import cachecalls, events, fanout, store
 from .channels_out import JsonChannel, SseChannel, close_lost_stream
 from .context import RequestContext
 from .events import GET_STREAM, NewEvent, parse_event_id, store_events
@@ -57,6 +57,13 @@ from .streams import StreamOutput
 logger = logging.getLogger(__name__)
 
 STATELESS_META_VERSION = "io.modelcontextprotocol/protocolVersion"
+# Metric labels stay bounded: a hostile client's method names do not become label values.
+KNOWN_RPC_LABELS = frozenset(
+    {"initialize", "ping", "logging/setLevel", "tools/list", "tools/call", "resources/list",
+     "resources/templates/list", "resources/read", "resources/subscribe", "resources/unsubscribe",
+     "prompts/list", "prompts/get", "completion/complete", "batch", "notification", "response",
+     "server/discover"}
+)
 SSE_HEADERS = [
     (b"content-type", CONTENT_TYPE_SSE.encode()),
     (b"cache-control", b"no-cache, no-transform"),
@@ -66,6 +73,11 @@ SSE_HEADERS = [
 
 def _get_slot_key(session_id: str) -> str:
     return f"mcp:getstream:{session_id}"
+
+
+def _release_slot(session_id: str, token: str) -> None:
+    if cache.get(_get_slot_key(session_id)) == token:
+        cache.delete(_get_slot_key(session_id))
 
 
 class McpConsumer(AsyncHttpConsumer):
@@ -128,8 +140,7 @@ class McpConsumer(AsyncHttpConsumer):
             fanout.hub.discard(self.output.session_id, self.output.stream, self.output)
         if self.get_slot is not None and self.session is not None:
             try:
-                if cache.get(_get_slot_key(self.session.id)) == self.get_slot:
-                    cache.delete(_get_slot_key(self.session.id))
+                await cachecalls.run(_release_slot, self.session.id, self.get_slot)
             except Exception as exc:  # the slot expires by itself
                 logger.warning("releasing the GET slot of %s failed: %s", self.session.id, exc)
             self.get_slot = None
@@ -237,6 +248,7 @@ class McpConsumer(AsyncHttpConsumer):
         if session is None or not session.live:
             raise HttpError(404, INVALID_REQUEST, "Session not found")
         self.session = session
+        self.scope.get("mcp.log", {})["session"] = session.id
         return session
 
     # --- POST -----------------------------------------------------------------
@@ -252,6 +264,7 @@ class McpConsumer(AsyncHttpConsumer):
         if not is_json_content(self.headers):
             raise HttpError(415, INVALID_REQUEST, "Unsupported Media Type: Content-Type must be application/json")
         incoming = parse_body(body)
+        self._note_rpc(incoming)
         self._refuse_stateless(incoming)
 
         initializes = [m for m in incoming.requests if m["method"] == "initialize"]
@@ -286,6 +299,19 @@ class McpConsumer(AsyncHttpConsumer):
             )
         await self._run(session, requests, incoming.batch, json_mode)
 
+    def _note_rpc(self, incoming: Incoming) -> None:
+        """For the access log and request metrics: what this POST asked for."""
+        requests = incoming.requests
+        if incoming.batch:
+            rpc = "batch"
+        elif requests:
+            rpc = str(requests[0]["method"])[:64]
+            if rpc == "tools/call" and isinstance(requests[0].get("params"), dict):
+                self.scope.get("mcp.log", {})["tool"] = str(requests[0]["params"].get("name"))[:128]
+        else:
+            rpc = "notification" if incoming.notifications else "response"
+        self.scope.get("mcp.log", {})["rpc"] = rpc if rpc in KNOWN_RPC_LABELS else "other"
+
     def _refuse_stateless(self, incoming: Incoming) -> None:
         """2026-07-28 (stateless) requests are not served yet: say which revisions are."""
         request_id = incoming.first_request_id
@@ -312,6 +338,7 @@ class McpConsumer(AsyncHttpConsumer):
         if session is None:
             raise HttpError(503, INTERNAL_ERROR, "Service Unavailable: too many open sessions", request_id=message["id"])
         self.session = session
+        self.scope.get("mcp.log", {})["session"] = session.id
         logger.info("session %s opened by %s (%s)", session.id, session.client_name or "?", version)
         await self._run(session, [message], False, json_mode)
 
@@ -368,7 +395,7 @@ class McpConsumer(AsyncHttpConsumer):
                 logger.warning("catch-up read for stream %s failed: %s", self.output.stream, exc)
             if self.get_slot is not None and self.session is not None:
                 try:
-                    cache.set(_get_slot_key(self.session.id), self.get_slot, interval * 3)
+                    await cachecalls.call("set", _get_slot_key(self.session.id), self.get_slot, interval * 3)
                 except Exception as exc:
                     logger.warning("refreshing the GET slot of %s failed: %s", self.session.id, exc)
 
@@ -386,16 +413,16 @@ class McpConsumer(AsyncHttpConsumer):
         else:
             await self.standalone(session, replay_after=None)
 
-    def _claim_get_slot(self, session_id: str) -> bool:
+    async def _claim_get_slot(self, session_id: str) -> bool:
         """One standalone stream per session, across every node (the cache is shared in production)."""
         token = f"{settings.MCP_NODE_ID}:{id(self)}"
-        if cache.add(_get_slot_key(session_id), token, settings.MCP_KEEPALIVE_SECONDS * 3):
+        if await cachecalls.call("add", _get_slot_key(session_id), token, settings.MCP_KEEPALIVE_SECONDS * 3):
             self.get_slot = token
             return True
         return False
 
     async def standalone(self, session: store.SessionState, *, replay_after: int | None) -> None:
-        if not self._claim_get_slot(session.id):
+        if not await self._claim_get_slot(session.id):
             raise HttpError(409, INVALID_REQUEST, "Conflict: Only one SSE stream is allowed per session")
         if replay_after is None:
             # A resume point for this connection, stored like any event; only

@@ -18,7 +18,7 @@ from django.conf import settings
 
 from .events import GET_STREAM
 from .fanout import hub
-from .node import beat, node
+from .node import beat_now, node
 from .running import running
 
 logger = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ async def drain(grace_seconds: float | None = None) -> None:
     grace = settings.MCP_DRAIN_SECONDS if grace_seconds is None else grace_seconds
     node.draining = True
     try:
-        await beat(node.node_id, True)
+        await beat_now(node.node_id, True)
     except Exception as exc:
         logger.warning("could not mark node %s as draining: %s", node.node_id, exc)
     closed = await _close_streams(keep_running=True)

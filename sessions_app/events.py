@@ -17,6 +17,8 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.db import transaction
 
+from mcpsite.metrics import EVENTS_STORED
+
 from .models import StreamEvent
 
 logger = logging.getLogger(__name__)
@@ -105,6 +107,7 @@ class EventWriter:
                         if not future.done():
                             future.set_exception(exc)
                     continue
+                EVENTS_STORED.inc(len(flat))
                 offset = 0
                 for events, future in taken:
                     stored = [

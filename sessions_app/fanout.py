@@ -18,6 +18,8 @@ from typing import Protocol
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 
+from mcpsite.metrics import SSE_STREAMS_OPEN
+
 from .events import StoredEvent
 
 logger = logging.getLogger(__name__)
@@ -53,10 +55,14 @@ class Hub:
         first = (session_id, stream) not in self._streams
         self._streams[(session_id, stream)].add(listener)
         self._sessions[session_id].add(listener)
+        SSE_STREAMS_OPEN.inc()
         if first and self.on_first_listener is not None:
             self.on_first_listener(session_id, stream)
 
     def discard(self, session_id: str, stream: str, listener: Listener) -> None:
+        members = self._streams.get((session_id, stream))
+        if members is not None and listener in members:
+            SSE_STREAMS_OPEN.dec()
         for registry, key in ((self._streams, (session_id, stream)), (self._sessions, session_id)):
             members = registry.get(key)
             if members is not None:

@@ -97,6 +97,9 @@ class NodeHeartbeat(models.Model):
     started_at = models.DateTimeField(auto_now_add=True)
     last_seen = models.DateTimeField(db_index=True)
     draining = models.BooleanField(default=False)
+    # What the node holds now, refreshed with each beat (for operators): {session id: [stream, ...]}.
+    streams = models.JSONField(default=dict, blank=True)
+    running = models.IntegerField(default=0)
 
     class Meta:
         ordering = ["-last_seen"]

@@ -23,7 +23,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from . import fanout
+from . import cachecalls, fanout
 from .models import NodeHeartbeat
 
 logger = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 NODES_GROUP = "mcp.nodes"
 
 
-def _beat(node_id: str, draining: bool) -> None:
+def _beat(node_id: str, draining: bool, streams: dict[str, list[str]], running: int) -> None:
     NodeHeartbeat.objects.update_or_create(
         node_id=node_id,
         defaults={
@@ -39,8 +39,24 @@ def _beat(node_id: str, draining: bool) -> None:
             "pid": os.getpid(),
             "last_seen": datetime.now(timezone.utc),
             "draining": draining,
+            "streams": streams,
+            "running": running,
         },
     )
+
+
+def open_streams() -> dict[str, list[str]]:
+    """The streams this process holds open, by session (at most a few thousand listed)."""
+    held: dict[str, list[str]] = {}
+    for session_id, stream, _ in fanout.hub.listeners()[:5000]:
+        held.setdefault(session_id, []).append(stream)
+    return held
+
+
+async def beat_now(node_id: str, draining: bool) -> None:
+    from .running import running
+
+    await beat(node_id, draining, open_streams(), running.count())
 
 
 def _alive(node_id: str) -> bool:
@@ -79,6 +95,8 @@ class Node:
         fanout.hub.on_first_listener = self._join_stream
         fanout.hub.on_last_listener = self._leave_stream
         self._tasks = [loop.create_task(self._heartbeat(), name="mcp-node-heartbeat")]
+        if settings.MCP_PURGE_INTERVAL > 0:
+            self._tasks.append(loop.create_task(self._purge_periodically(), name="mcp-node-purge"))
         if fanout.layer_is_shared():
             self._tasks.append(loop.create_task(self._listen(), name="mcp-node-listener"))
 
@@ -94,7 +112,7 @@ class Node:
         failing = False
         while True:
             try:
-                await beat(self.node_id, self.draining)
+                await beat_now(self.node_id, self.draining)
                 if failing:
                     logger.info("node %s heartbeat restored", self.node_id)
                 failing = False
@@ -103,6 +121,19 @@ class Node:
                     logger.error("node %s heartbeat failed: %s", self.node_id, exc)
                 failing = True
             await asyncio.sleep(settings.MCP_HEARTBEAT_SECONDS)
+
+    async def _purge_periodically(self) -> None:
+        from .purge import purge
+
+        interval = settings.MCP_PURGE_INTERVAL
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                # One node per interval: whoever takes the lock first.
+                if await cachecalls.call("add", "mcp:purge-lock", self.node_id, interval):
+                    await database_sync_to_async(purge)()
+            except Exception as exc:
+                logger.warning("periodic purge failed: %s", exc)
 
     # --- channel layer -------------------------------------------------------------
     async def _listen(self) -> None:

@@ -18,10 +18,15 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Q
 
+from . import cachecalls
 from .models import McpSession
 
-# How stale last_activity may get before a request writes it back.
+# How stale last_activity may get before a request writes it back (a fraction of the TTL).
 TOUCH_INTERVAL_SECONDS = 30
+
+
+def _touch_interval() -> float:
+    return min(TOUCH_INTERVAL_SECONDS, settings.MCP_SESSION_TTL / 4)
 # Bounds how long another process may serve from a stale entry when the cache is per process.
 CACHE_SECONDS = 60
 _SESSION_ID_CHARS = frozenset(chr(c) for c in range(0x21, 0x7F))
@@ -122,7 +127,7 @@ async def get_session(session_id: str) -> SessionState | None:
     """The session as last stored, terminated or expired ones included; None if unknown."""
     if not plausible_session_id(session_id):
         return None
-    cached = cache.get(_key(session_id))
+    cached = await cachecalls.call("get", _key(session_id))
     if cached is not None:
         return SessionState(**cached)
     return await _load_async(session_id)
@@ -142,7 +147,7 @@ _touch_async = database_sync_to_async(_touch)
 async def touch(state: SessionState) -> None:
     """Record activity, writing to the database at most every TOUCH_INTERVAL_SECONDS."""
     now = time.time()
-    if now - state.last_activity >= TOUCH_INTERVAL_SECONDS:
+    if now - state.last_activity >= _touch_interval():
         await _touch_async(state, now)
 
 

@@ -4,10 +4,14 @@ import time
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+
+from mcpsite.metrics import register_cluster_collector
 from django.shortcuts import render
 
 from . import health as health_checks
+from . import operations
 from .protocol import STATEFUL_VERSIONS
 
 STARTED = time.time()
@@ -33,7 +37,17 @@ async def health(request):
     return JsonResponse(body, status=200 if healthy else 503)
 
 
+def metrics(request):
+    """Prometheus text format: this process's counters, cluster-wide figures, process metrics."""
+    register_cluster_collector()
+    return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
+
+
 def landing(request):
+    try:
+        figures = operations.live_figures()
+    except Exception:  # the page still renders while the database is away
+        figures = None
     return render(
         request,
         "landing.html",
@@ -41,5 +55,7 @@ def landing(request):
             "mcp_url": request.build_absolute_uri("/mcp"),
             "versions": STATEFUL_VERSIONS,
             "server_version": settings.MCP_SERVER_VERSION,
+            "storage_mode": "redis" if settings.USE_REDIS else "memory",
+            "figures": figures,
         },
     )

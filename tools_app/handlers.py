@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from mcpsite.metrics import TOOL_CALLS
 from sessions_app import subscriptions
 from sessions_app.context import RequestContext
 from sessions_app.jsonrpc import INVALID_PARAMS, RpcError
@@ -29,20 +30,26 @@ async def call_tool(ctx: RequestContext) -> dict[str, Any]:
     name = ctx.params.get("name")
     tool = registry.get_tool(name)
     if tool is None:
+        TOOL_CALLS.labels(tool="unknown", outcome="unknown").inc()
         raise RpcError(INVALID_PARAMS, f"Unknown tool: {name}")
     try:
         arguments = tool.validate(ctx.params.get("arguments"))
     except ValidationError as exc:
+        TOOL_CALLS.labels(tool=name, outcome="invalid").inc()
         return _error_result(describe_validation_error(exc))
     try:
         value = await tool.call(ctx, arguments)
     except ToolError as exc:
+        TOOL_CALLS.labels(tool=name, outcome="error").inc()
         return _error_result(str(exc))
     except RpcError:
+        TOOL_CALLS.labels(tool=name, outcome="error").inc()
         raise
     except Exception as exc:  # a failing tool is the model's problem to read, not a crash
         logger.exception("tool %s failed", name)
+        TOOL_CALLS.labels(tool=name, outcome="error").inc()
         return _error_result(f"Tool {name} failed: {exc}")
+    TOOL_CALLS.labels(tool=name, outcome="ok").inc()
     return _tool_result(value)
 
 

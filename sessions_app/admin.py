@@ -1,0 +1,196 @@
+"""Operators' view of sessions, their stream events and the serving nodes (read-only, plus two actions)."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import admin, messages
+from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+
+from . import operations
+from .models import McpSession, NodeHeartbeat, StreamEvent
+
+RECENT_EVENTS = 50
+
+
+def pretty(value) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True) if value is not None else ""
+
+
+def _count_of(model, field: str):
+    rows = model.objects.filter(**{field: OuterRef("pk")}).order_by().values(field).annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(rows, output_field=IntegerField()), Value(0))
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class StatusFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [("active", "active"), ("idle", "idle"), ("expired", "expired"), ("terminated", "terminated")]
+
+    def queryset(self, request, queryset):
+        return operations.with_status(queryset, self.value()) if self.value() else queryset
+
+
+@admin.register(McpSession)
+class McpSessionAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id", "status", "protocol_version", "client", "created_at", "last_activity_at",
+        "open_streams", "event_count", "calculation_count",
+    )
+    list_filter = (StatusFilter, "protocol_version")
+    search_fields = ("=id", "client_name", "client_version")
+    ordering = ("-created_at",)
+    list_per_page = 50
+    show_full_result_count = False
+    actions = ("terminate_sessions", "purge_dead_sessions")
+    fields = (
+        "id", "status", "protocol_version", "client_name", "client_version", "client_info_pretty",
+        "capabilities_pretty", "log_level", "created_at", "last_activity_at", "terminated_at",
+        "open_streams", "calculations_table", "recent_events",
+    )
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        from tools_app.models import Calculation
+
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(event_count=_count_of(StreamEvent, "session"), calculation_count=_count_of(Calculation, "session"))
+        )
+
+    def changelist_view(self, request, extra_context=None):
+        self._streams = operations.open_streams_by_session()  # one read of the live nodes per page
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        self._streams = operations.open_streams_by_session()
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.display(description="status")
+    def status(self, obj):
+        return operations.status_of(obj)
+
+    @admin.display(description="client")
+    def client(self, obj):
+        return f"{obj.client_name} {obj.client_version}".strip() or "-"
+
+    @admin.display(description="open streams (node)")
+    def open_streams(self, obj):
+        held = getattr(self, "_streams", {}).get(obj.id, [])
+        return ", ".join(f"{stream} @ {node}" for stream, node in held) or "-"
+
+    @admin.display(description="events", ordering="event_count")
+    def event_count(self, obj):
+        link = reverse("admin:sessions_app_streamevent_changelist") + f"?session__id__exact={obj.id}"
+        return format_html('<a href="{}">{}</a>', link, obj.event_count)
+
+    @admin.display(description="calculations", ordering="calculation_count")
+    def calculation_count(self, obj):
+        link = reverse("admin:tools_app_calculation_changelist") + f"?session__id__exact={obj.id}"
+        return format_html('<a href="{}">{}</a>', link, obj.calculation_count)
+
+    @admin.display(description="client info")
+    def client_info_pretty(self, obj):
+        return format_html("<pre>{}</pre>", pretty(obj.client_info))
+
+    @admin.display(description="client capabilities")
+    def capabilities_pretty(self, obj):
+        return format_html("<pre>{}</pre>", pretty(obj.client_capabilities))
+
+    @admin.display(description="calculations")
+    def calculations_table(self, obj):
+        rows = obj.calculations.order_by("-created_at")[:RECENT_EVENTS]
+        if not rows:
+            return "-"
+        body = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                                ((r.created_at.isoformat(timespec="seconds"), r.expression, r.id) for r in rows))
+        return format_html("<table><tr><th>time</th><th>expression</th><th>id</th></tr>{}</table>", body)
+
+    @admin.display(description=f"recent stream events (last {RECENT_EVENTS})")
+    def recent_events(self, obj):
+        rows = obj.events.order_by("-id")[:RECENT_EVENTS]
+        if not rows:
+            return "-"
+        body = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td><pre>{}</pre></td></tr>",
+            ((e.event_id, e.kind, e.created_at.isoformat(timespec="seconds"), pretty(e.message)) for e in rows),
+        )
+        return format_html("<table><tr><th>event id</th><th>kind</th><th>time</th><th>message</th></tr>{}</table>", body)
+
+    def has_terminate_permission(self, request):
+        return request.user.is_active and request.user.is_superuser
+
+    @admin.action(description="Terminate selected sessions (close their streams everywhere)", permissions=["terminate"])
+    def terminate_sessions(self, request, queryset):
+        ended = operations.terminate_sessions(list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"Terminated {ended} session(s).", messages.SUCCESS)
+
+    @admin.action(description="Purge the expired or terminated among selected, with their events", permissions=["terminate"])
+    def purge_dead_sessions(self, request, queryset):
+        sessions, events = operations.purge_dead(queryset)
+        self.message_user(request, f"Purged {sessions} session(s) and {events} stream event(s); live ones kept.")
+
+
+@admin.register(StreamEvent)
+class StreamEventAdmin(ReadOnlyAdmin):
+    list_display = ("event_id", "session_link", "stream", "kind", "method", "created_at")
+    list_filter = ("kind",)
+    search_fields = ("=session__id", "=stream")
+    ordering = ("-id",)
+    list_per_page = 100
+    show_full_result_count = False  # no count of the whole table on every page
+    fields = ("event_id", "session_link", "stream", "kind", "created_at", "message_pretty")
+    readonly_fields = fields
+
+    def lookup_allowed(self, lookup, value, request=None):
+        return lookup in {"session__id__exact", "stream", "stream__exact"} or super().lookup_allowed(lookup, value, request)
+
+    @admin.display(description="session")
+    def session_link(self, obj):
+        link = reverse("admin:sessions_app_mcpsession_change", args=[obj.session_id])
+        return format_html('<a href="{}">{}</a>', link, obj.session_id)
+
+    @admin.display(description="method")
+    def method(self, obj):
+        message = obj.message or {}
+        if "method" in message:
+            return message["method"]
+        if "result" in message or "error" in message:
+            return "error" if "error" in message else "result"
+        return "-"
+
+    @admin.display(description="message")
+    def message_pretty(self, obj):
+        return format_html("<pre>{}</pre>", pretty(obj.message))
+
+
+@admin.register(NodeHeartbeat)
+class NodeHeartbeatAdmin(ReadOnlyAdmin):
+    list_display = ("node_id", "alive", "hostname", "pid", "started_at", "last_seen", "draining", "stream_count", "running")
+    ordering = ("-last_seen",)
+
+    @admin.display(boolean=True, description="alive")
+    def alive(self, obj):
+        return obj in operations.alive_nodes()
+
+    @admin.display(description="open streams")
+    def stream_count(self, obj):
+        return sum(len(streams) for streams in (obj.streams or {}).values())

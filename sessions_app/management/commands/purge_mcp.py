@@ -1,0 +1,21 @@
+"""`manage.py purge_mcp`: remove dead sessions, old stream events and stale node records now."""
+
+from django.core.management.base import BaseCommand
+
+from sessions_app.purge import purge
+
+
+class Command(BaseCommand):
+    help = "Remove sessions dead for MCP_SESSION_RETENTION, events older than MCP_EVENT_RETENTION, stale nodes."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--retention",
+            type=float,
+            default=None,
+            help="seconds a session must have been expired or terminated (default MCP_SESSION_RETENTION)",
+        )
+
+    def handle(self, *args, retention, **options):
+        result = purge(session_retention=retention)
+        self.stdout.write(f"Purged {result}.")
