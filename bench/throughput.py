@@ -62,7 +62,9 @@ def main() -> None:
     if url is None:
         tmp = Path(tempfile.mkdtemp(prefix="mcpsite-bench-"))
         extra = ["--json-response"] if args.json_response else []
-        live = LiveServer(f"sqlite:///{tmp / 'db.sqlite3'}", extra_args=extra, env={"LOG_LEVEL": "WARNING"})
+        # The limiter stays on (its cost is part of every request), with a limit the run cannot reach.
+        env = {"LOG_LEVEL": "WARNING", "RATE_LIMIT_MAX": "100000000"}
+        live = LiveServer(f"sqlite:///{tmp / 'db.sqlite3'}", extra_args=extra, env=env)
         live.start(tmp / "server.log")
         url = live.url
     try:

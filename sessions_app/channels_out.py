@@ -14,11 +14,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from django.conf import settings
+from django.db import IntegrityError
 
 from . import events, fanout
 from .events import NewEvent, StoredEvent, store_events
 from .health import dependency_down
-from .jsonrpc import error_message
+from .jsonrpc import INTERNAL_ERROR, error_message
 from .models import StreamEvent
 from .streams import StreamOutput
 
@@ -127,10 +128,25 @@ class SseChannel:
                     delay = min(delay * 2, 2.0)
         except Exception as exc:
             logger.error("storing events of stream %s (session %s) failed: %s", self.stream, self.session_id, exc)
-            self._failure = exc
-            self._outbox = []
+            await self._store_fallback(taken + self._outbox)
         finally:
             self._drained.set()
+
+    async def _store_fallback(self, lost: list[tuple[str, dict[str, Any] | None]]) -> None:
+        """Events that cannot be stored are dropped; a dropped response becomes a storable error."""
+        self._outbox = []
+        replacements = [
+            (kind, error_message(message.get("id"), INTERNAL_ERROR, "Internal error: the response could not be stored"))
+            for kind, message in lost
+            if kind in (Kind.RESPONSE, Kind.BATCH_RESPONSE) and isinstance(message, dict)
+        ] + [(kind, None) for kind, message in lost if kind == Kind.CANCELLED]
+        try:
+            await self._store_and_publish(replacements)
+        except Exception as exc:
+            logger.error("stream %s of session %s cannot be ended: %s", self.stream, self.session_id, exc)
+            self._failure = exc
+            if self.output is not None:
+                await self.output.end(retry_ms=settings.MCP_SSE_RETRY_MS)
 
     async def _store_and_publish(self, taken: list[tuple[str, dict[str, Any] | None]]) -> None:
         batch: list[NewEvent] = []
@@ -174,7 +190,8 @@ class JsonChannel:
             self._responses.append(response)
         self._remaining -= 1
         if self._remaining <= 0:
-            await self._send(self._responses if self.batch else self._responses[0])
+            # JSON-RPC: an empty batch response is never sent; 202 says there is nothing.
+            await self._send((self._responses if self.batch else self._responses[0]) if self._responses else None)
 
 
 async def send_to_session(session_id: str, message: dict[str, Any]) -> StoredEvent:
@@ -202,6 +219,10 @@ async def close_lost_stream(session_id: str, stream: str) -> None:
         )
         for index, request_id in enumerate(requests)
     ] or [NewEvent(session_id, stream, Kind.CANCELLED, None)]
-    for event in await store_events(batch):
+    try:
+        stored = await store_events(batch)
+    except IntegrityError:  # the stream ended meanwhile (its node answered, or another resume did this)
+        return
+    for event in stored:
         await fanout.publish(session_id, event)
     logger.warning("stream %s of session %s was lost; answered %d request(s) with an error", stream, session_id, len(requests))

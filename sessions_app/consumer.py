@@ -125,6 +125,7 @@ class McpConsumer(AsyncHttpConsumer):
             await self.handle(b"".join(self.body))
             self.body = []
             if self.replied:
+                await self._cleanup()  # e.g. a GET slot claimed before an error reply
                 raise StopConsumer()
 
     async def http_disconnect(self, message):
@@ -176,7 +177,10 @@ class McpConsumer(AsyncHttpConsumer):
         await self.send_body(frame, more_body=more)
 
     async def send_json(self, message: Any) -> None:
-        await self.reply(200, dumps(message))
+        if message is None:
+            await self.reply(202, b"")
+        else:
+            await self.reply(200, dumps(message))
 
     # --- routing --------------------------------------------------------------
     async def handle(self, body: bytes) -> None:
@@ -290,7 +294,8 @@ class McpConsumer(AsyncHttpConsumer):
             await self.reply(202, b"")
             return
         ids = [r["id"] for r in requests]
-        if len({dumps(i) for i in ids}) != len(ids) or any(running.is_running(session.id, i) for i in ids):
+        # Checked and claimed with no await in between, so two POSTs cannot both take an id.
+        if len({dumps(i) for i in ids}) != len(ids) or not running.claim(session.id, ids):
             raise HttpError(
                 400,
                 INVALID_REQUEST,
@@ -339,6 +344,7 @@ class McpConsumer(AsyncHttpConsumer):
             raise HttpError(503, INTERNAL_ERROR, "Service Unavailable: too many open sessions", request_id=message["id"])
         self.session = session
         self.scope.get("mcp.log", {})["session"] = session.id
+        running.claim(session.id, [message["id"]])  # a new session: the id is free
         logger.info("session %s opened by %s (%s)", session.id, session.client_name or "?", version)
         await self._run(session, [message], False, json_mode)
 
@@ -350,26 +356,32 @@ class McpConsumer(AsyncHttpConsumer):
             if running.cancel(session.id, request_id):
                 logger.info("cancelling request %r of session %s: %s", request_id, session.id, params.get("reason"))
             elif isinstance(request_id, (int, str)):  # running on another node, if anywhere
-                self._spawn(node.broadcast({"type": "mcp.cancel", "session": session.id, "request_id": request_id}))
+                node.broadcast_soon({"type": "mcp.cancel", "session": session.id, "request_id": request_id})
         # notifications/initialized, roots/list_changed, progress: nothing to do yet.
 
     async def _run(self, session: store.SessionState, requests: list[dict], batch: bool, json_mode: bool) -> None:
         ids = [r["id"] for r in requests]
-        if json_mode:
-            channel: Any = JsonChannel(ids, batch, self.send_json)
-            stream = None
-        else:
-            channel = SseChannel(session.id, ids, None, prime_on_wire=session.protocol_version in PRIMING_VERSIONS)
-            stream = channel.stream
-            channel.output = await self._open_stream(session, stream, after_pk=0)
+        try:
+            if json_mode:
+                channel: Any = JsonChannel(ids, batch, self.send_json)
+                stream = None
+            else:
+                channel = SseChannel(session.id, ids, None, prime_on_wire=session.protocol_version in PRIMING_VERSIONS)
+                stream = channel.stream
+                channel.output = await self._open_stream(session, stream, after_pk=0)
+        except BaseException:
+            running.release(session.id, ids)
+            raise
         channel.start()
         for request in requests:
             ctx = RequestContext(session, request["id"], request["method"], request.get("params"), channel)
             running.start(ctx, stream)
 
-    async def _open_stream(self, session: store.SessionState, stream: str, *, after_pk: int) -> StreamOutput:
+    async def _open_stream(
+        self, session: store.SessionState, stream: str, *, after_pk: int, replay: bool = False
+    ) -> StreamOutput:
         """Register a StreamOutput for (session, stream) and send the SSE headers."""
-        output = StreamOutput(session.id, stream, self.write, after_pk=after_pk)
+        output = StreamOutput(session.id, stream, self.write, after_pk=after_pk, replay=replay)
         self.output = output
         fanout.hub.add(session.id, stream, output)
         await self.send_headers(status=200, headers=SSE_HEADERS + self._session_headers())
@@ -436,9 +448,9 @@ class McpConsumer(AsyncHttpConsumer):
             else:
                 await output.open(comment_frame("stream open"))
             return
-        output = await self._open_stream(session, GET_STREAM, after_pk=replay_after)
+        output = await self._open_stream(session, GET_STREAM, after_pk=replay_after, replay=True)
         await output.open(comment_frame("resumed"))
-        self._spawn(output.replay())
+        self._spawn(self._guarded(output, output.replay()))
 
     async def resume(self, session: store.SessionState, last_event_id: str) -> None:
         parsed = parse_event_id(last_event_id)
@@ -450,18 +462,35 @@ class McpConsumer(AsyncHttpConsumer):
         if stream == GET_STREAM:
             await self.standalone(session, replay_after=pk)
             return
-        output = await self._open_stream(session, stream, after_pk=pk)
+        output = await self._open_stream(session, stream, after_pk=pk, replay=True)
         await output.open(comment_frame("resumed"))
-        self._spawn(self._resume_request_stream(session, output))
+        self._spawn(self._guarded(output, self._resume_request_stream(session, output)))
+
+    async def _guarded(self, output: StreamOutput, work) -> None:
+        """Run a stream's background work; if it fails, end the stream so the client reconnects."""
+        try:
+            await work
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            logger.warning("stream %s of session %s failed (%s); asking the client to reconnect",
+                           output.stream, output.session_id, exc)
+            await output.end(retry_ms=settings.MCP_SSE_RETRY_MS)
 
     async def _resume_request_stream(self, session: store.SessionState, output: StreamOutput) -> None:
         await output.replay()
+        if not output.closed and await events.stream_finished(session.id, output.stream):
+            await output.end()  # resumed from its last event: nothing more will come
+            return
         owner = await events.stream_owner(session.id, output.stream)
         # Not finished by the replay: wait while the node running the request is
         # alive; once it is not (killed, or this process restarted), say it was lost.
         while not output.closed:
             if not await owner_alive(session.id, output.stream, owner):
                 await close_lost_stream(session.id, output.stream)
+                await output.catch_up()  # the stream's end, whoever stored it
+                if not output.closed:
+                    await output.end()
                 return
             try:
                 await asyncio.wait_for(output.finished.wait(), timeout=settings.MCP_HEARTBEAT_SECONDS)

@@ -19,6 +19,8 @@ from django.db import transaction
 
 from mcpsite.metrics import EVENTS_STORED
 
+from .health import dependency_down
+
 from .models import StreamEvent
 
 logger = logging.getLogger(__name__)
@@ -102,6 +104,10 @@ class EventWriter:
                 try:
                     pks = await database_sync_to_async(_insert)(flat)
                 except Exception as exc:  # a failed batch fails its producers, not the writer
+                    if len(taken) > 1 and dependency_down(exc) is None:
+                        # Not an outage: one producer's events are at fault. Store each apart.
+                        await self._one_by_one(taken)
+                        continue
                     logger.error("storing %d stream events failed: %s", len(flat), exc)
                     for _, future in taken:
                         if not future.done():
@@ -117,6 +123,19 @@ class EventWriter:
                     offset += len(events)
                     if not future.done():
                         future.set_result(stored)
+
+
+    async def _one_by_one(self, taken) -> None:
+        for events, future in taken:
+            try:
+                pks = await database_sync_to_async(_insert)(events)
+            except Exception as exc:
+                if not future.done():
+                    future.set_exception(exc)
+                continue
+            EVENTS_STORED.inc(len(events))
+            if not future.done():
+                future.set_result([StoredEvent(pk, e.stream, e.kind, e.message) for e, pk in zip(events, pks, strict=True)])
 
 
 _writers: dict[asyncio.AbstractEventLoop, EventWriter] = {}

@@ -10,6 +10,7 @@ keep-alive tick.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from django.conf import settings
 from mcpsite.metrics import SSE_STREAMS_OPEN
 
 from .events import StoredEvent
+from .jsonrpc import dumps
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +112,7 @@ async def publish(session_id: str, event: StoredEvent) -> None:
                     "pk": event.pk,
                     "stream": event.stream,
                     "kind": event.kind,
-                    "message": event.message,
+                    "message": dumps(event.message).decode() if event.message is not None else None,
                 },
             )
         except Exception as exc:  # stored already: replay and keep-alive catch-up recover it
@@ -128,4 +130,5 @@ async def end_session_streams(session_id: str, reason: str) -> None:
 
 
 def event_from_layer(message: dict) -> StoredEvent:
-    return StoredEvent(message["pk"], message["stream"], message["kind"], message["message"])
+    body = message["message"]
+    return StoredEvent(message["pk"], message["stream"], message["kind"], json.loads(body) if body is not None else None)

@@ -16,6 +16,7 @@ from .protocol import CONTENT_TYPE_JSON, CONTENT_TYPE_SSE
 # A 2025-03-26 batch runs each request as a task; more than this in one POST is refused.
 MAX_BATCH_MESSAGES = 100
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_NUL_ESCAPE = re.compile(r"\\u0000")
 
 
 def header_map(scope: dict) -> dict[str, str]:
@@ -84,6 +85,8 @@ def parse_body(body: bytes) -> Incoming:
     try:
         # JSON on the wire is UTF-8 (RFC 8259 8.1); json.loads would also guess UTF-16/32.
         text = body.decode("utf-8")
+        if _NUL_ESCAPE.search(text):
+            raise ValueError("strings must not contain U+0000 (NUL)")
         data = json.loads(text, parse_constant=_reject_constant)
         _check_scalar_values(text, data)
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError

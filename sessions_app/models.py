@@ -58,6 +58,15 @@ class StreamEvent(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["session", "stream", "id"], name="streamevent_replay")]
+        constraints = [
+            # A stream ends once: a late answer from a node declared dead loses to the stored
+            # "Request lost" (or the other way round), never both.
+            models.UniqueConstraint(
+                fields=["session", "stream"],
+                condition=models.Q(kind__in=["response", "cancelled"]),
+                name="one_end_per_stream",
+            )
+        ]
         ordering = ["id"]
 
     def __str__(self) -> str:

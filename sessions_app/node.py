@@ -82,6 +82,7 @@ class Node:
         self._channel: str | None = None
         self._groups: set[str] = set()
         self._subscribed = asyncio.Event()
+        self._pending: set[asyncio.Task] = set()
 
     # --- lifecycle ---------------------------------------------------------------
     def ensure_started(self) -> None:
@@ -199,6 +200,12 @@ class Node:
             await getattr(get_channel_layer(), method)(group, channel)
         except Exception as exc:
             logger.warning("%s %s failed: %s", method, group, exc)
+
+    def broadcast_soon(self, message: dict) -> None:
+        """broadcast() in a task of its own, not tied to the HTTP exchange that asked for it."""
+        task = asyncio.get_running_loop().create_task(self.broadcast(message))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
 
     async def broadcast(self, message: dict) -> None:
         """Tell every other node (cancel a request, end a session's streams)."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
 from .models import McpSession, NodeHeartbeat, StreamEvent
 
@@ -63,7 +63,14 @@ def purge(*, now: datetime | None = None, session_retention: float | None = None
     doomed = dead_sessions(now, retention)
     result.events += _delete_in_chunks(StreamEvent.objects.filter(session__in=doomed.values("pk")))
     result.sessions = _delete_in_chunks(dead_sessions(now, retention))
-    old_events = StreamEvent.objects.filter(created_at__lt=now - timedelta(seconds=settings.MCP_EVENT_RETENTION))
+    unfinished = ~Exists(
+        StreamEvent.objects.filter(
+            session_id=OuterRef("session_id"), stream=OuterRef("stream"), kind__in=StreamEvent.TERMINAL_KINDS
+        )
+    )
+    old_events = StreamEvent.objects.filter(
+        created_at__lt=now - timedelta(seconds=settings.MCP_EVENT_RETENTION)
+    ).exclude(Q(kind=StreamEvent.Kind.PRIMING) & unfinished)
     result.events += _delete_in_chunks(old_events)
     result.nodes = NodeHeartbeat.objects.filter(last_seen__lt=now - timedelta(days=1)).delete()[0]
     if result.sessions or result.events or result.nodes:

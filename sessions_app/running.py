@@ -31,9 +31,22 @@ class RunningRequests:
         self._tasks: dict[tuple[str, str], asyncio.Task] = {}
         self._streams: dict[tuple[str, str], int] = {}
         self._interrupted: set[asyncio.Task] = set()
+        self._claimed: dict[tuple[str, str], None] = {}
 
     def is_running(self, session_id: str, request_id: Any) -> bool:
-        return _key(session_id, request_id) in self._tasks
+        return _key(session_id, request_id) in self._tasks or _key(session_id, request_id) in self._claimed
+
+    def claim(self, session_id: str, request_ids: list[Any]) -> bool:
+        """Reserve request ids before their tasks exist; False if any is in use (nothing is claimed then)."""
+        keys = [_key(session_id, rid) for rid in request_ids]
+        if any(key in self._tasks or key in self._claimed for key in keys):
+            return False
+        self._claimed.update(dict.fromkeys(keys))
+        return True
+
+    def release(self, session_id: str, request_ids: list[Any]) -> None:
+        for rid in request_ids:
+            self._claimed.pop(_key(session_id, rid), None)
 
     def stream_running(self, session_id: str, stream: str) -> bool:
         return (session_id, stream) in self._streams
@@ -43,6 +56,7 @@ class RunningRequests:
 
     def start(self, ctx: RequestContext, stream: str | None) -> asyncio.Task:
         key = _key(ctx.session.id, ctx.request_id)
+        self._claimed.pop(key, None)
         task = asyncio.create_task(self._run(ctx, key, stream), name=f"mcp {ctx.method} {key}")
         ctx._task = task
         self._tasks[key] = task

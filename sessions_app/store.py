@@ -138,7 +138,12 @@ def _touch(state: SessionState, now: float) -> None:
         last_activity_at=datetime.fromtimestamp(now, timezone.utc)
     )
     state.last_activity = now
-    _remember(state)
+    # Cache what the database says now: a DELETE or setLevel that raced this must win.
+    row = McpSession.objects.filter(pk=state.id).first()
+    if row is None:
+        cache.delete(_key(state.id))
+    else:
+        _remember(_state_from_row(row))
 
 
 _touch_async = database_sync_to_async(_touch)

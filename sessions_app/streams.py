@@ -2,15 +2,19 @@
 
 A `StreamOutput` receives stored events from every source (the local producer,
 the hub, the channel layer, replay from the database, keep-alive catch-up) and
-writes each exactly once, in order, to its HTTP response. While a replay runs,
-live events wait in a buffer; afterwards anything already written is skipped.
+writes each exactly once, in order, to its HTTP response.
+
+A resumed output starts in replay mode: live events wait in a buffer until the
+stored ones after the resume point are written, then follow in pk order.
+Keep-alive catch-up re-reads everything stored after `_cursor` (below which
+every stored event has been written), so an event the live path dropped is
+written on the next tick, whatever came after it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from collections.abc import Awaitable, Callable
 
 from django.conf import settings
@@ -24,21 +28,19 @@ logger = logging.getLogger(__name__)
 
 Writer = Callable[[bytes, bool], Awaitable[None]]
 REPLAY_PAGE = 500
-_REMEMBERED = 4096  # recently written pks, to drop duplicates from other paths
 
 
 class StreamOutput:
-    def __init__(self, session_id: str, stream: str, write: Writer, *, after_pk: int = 0):
+    def __init__(self, session_id: str, stream: str, write: Writer, *, after_pk: int = 0, replay: bool = False):
         self.session_id = session_id
         self.stream = stream
         self._write = write
         self._lock = asyncio.Lock()
-        self._replaying = False
+        # A resume buffers live events from the moment it is registered, until replay() is done.
+        self._replaying = replay
         self._buffer: list[StoredEvent] = []
-        self._floor = after_pk  # events at or before this were before the resume point
-        self._high = after_pk  # newest pk written (or known to the client)
-        self._sent: set[int] = set()
-        self._sent_order: deque[int] = deque()
+        self._cursor = after_pk  # every stored event at or below this is written (or precedes the stream)
+        self._sent: set[int] = set()  # written events above the cursor
         self.started = False  # headers and a first frame are out
         self.closed = False
         self.finished = asyncio.Event()  # set once a terminal event was written (or the stream ended)
@@ -57,15 +59,7 @@ class StreamOutput:
         """Write every stored event after the resume point, then release the buffered live ones."""
         self._replaying = True
         try:
-            after = self._floor
-            while not self.closed:
-                page = await events.events_after(self.session_id, self.stream, after, REPLAY_PAGE)
-                async with self._lock:
-                    for event in page:
-                        await self._write_event(event)
-                if len(page) < REPLAY_PAGE:
-                    break
-                after = page[-1].pk
+            await self._read_stored()
         finally:
             # Under the lock, so no live event can overtake the buffered ones.
             async with self._lock:
@@ -78,10 +72,24 @@ class StreamOutput:
         """Re-read the database for events the live paths may have dropped."""
         if self.closed or self._replaying:
             return
-        missed = await events.events_after(self.session_id, self.stream, self._high, REPLAY_PAGE)
-        async with self._lock:
-            for event in missed:
-                await self._write_event(event)
+        await self._read_stored()
+
+    async def _read_stored(self) -> None:
+        while not self.closed:
+            page = await events.events_after(self.session_id, self.stream, self._cursor, REPLAY_PAGE)
+            async with self._lock:
+                for event in page:
+                    await self._write_event(event)
+                if page:
+                    self._advance(page[-1].pk)
+            if len(page) < REPLAY_PAGE:
+                return
+
+    def _advance(self, pk: int) -> None:
+        """Everything stored up to `pk` is written now: forget what was remembered below it."""
+        if pk > self._cursor:
+            self._cursor = pk
+            self._sent = {sent for sent in self._sent if sent > pk}
 
     # --- writing ---------------------------------------------------------
     async def open(self, first_frame: bytes) -> None:
@@ -91,8 +99,7 @@ class StreamOutput:
 
     async def priming(self, event: StoredEvent) -> None:
         async with self._lock:
-            self._remember(event.pk)
-            self._high = max(self._high, event.pk)
+            self._sent.add(event.pk)
             await self._send(event_frame(event.event_id, None, settings.MCP_SSE_RETRY_MS))
 
     async def keepalive(self) -> None:
@@ -118,13 +125,12 @@ class StreamOutput:
         self.finished.set()
 
     async def _write_event(self, event: StoredEvent) -> None:
-        if self.closed or event.pk <= self._floor or event.pk in self._sent:
+        if self.closed or event.pk <= self._cursor or event.pk in self._sent:
             return
+        self._sent.add(event.pk)
         if event.kind == StreamEvent.Kind.PRIMING:
-            self._remember(event.pk)
             return
         if event.kind == StreamEvent.Kind.CANCELLED:
-            self._remember(event.pk)
             await self._finish()
             return
         try:
@@ -133,8 +139,6 @@ class StreamOutput:
             logger.exception("event %s of session %s cannot be written; ending the stream", event.event_id, self.session_id)
             await self._finish()
             return
-        self._remember(event.pk)
-        self._high = max(self._high, event.pk)
         await self._send(frame)
         if event.terminal:
             await self._finish()
@@ -156,9 +160,3 @@ class StreamOutput:
         except Exception:
             logger.debug("writing to stream %s failed; detaching", self.stream, exc_info=True)
             self.detach()
-
-    def _remember(self, pk: int) -> None:
-        self._sent.add(pk)
-        self._sent_order.append(pk)
-        if len(self._sent_order) > _REMEMBERED:
-            self._sent.discard(self._sent_order.popleft())

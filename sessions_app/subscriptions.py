@@ -9,8 +9,12 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import IntegrityError
 
+from . import fanout
 from .channels_out import send_to_session
-from .models import ResourceSubscription
+from .events import GET_STREAM, NewEvent, store_events
+from .models import ResourceSubscription, StreamEvent
+
+Kind = StreamEvent.Kind
 
 logger = logging.getLogger(__name__)
 
@@ -42,13 +46,18 @@ subscribers = database_sync_to_async(_subscribers)
 
 
 async def resource_updated(uri: str, *, session_id: str | None = None) -> int:
-    """notifications/resources/updated to every live subscriber of `uri` (or only `session_id`'s)."""
-    notified = 0
-    for subscriber in await subscribers(uri, session_id):
-        message = {"jsonrpc": "2.0", "method": "notifications/resources/updated", "params": {"uri": uri}}
-        await send_to_session(subscriber, message)
-        notified += 1
-    return notified
+    """notifications/resources/updated to every live subscriber of `uri` (or only `session_id`'s).
+
+    All subscribers' events are stored in one transaction, then published.
+    """
+    targets = await subscribers(uri, session_id)
+    if not targets:
+        return 0
+    message = {"jsonrpc": "2.0", "method": "notifications/resources/updated", "params": {"uri": uri}}
+    stored = await store_events([NewEvent(target, GET_STREAM, Kind.NOTIFICATION, message) for target in targets])
+    for target, event in zip(targets, stored, strict=True):
+        await fanout.publish(target, event)
+    return len(targets)
 
 
 async def resource_list_changed(session_id: str) -> None:

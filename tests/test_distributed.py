@@ -432,3 +432,56 @@ async def test_health_reports_redis_mode(cluster):
 def test_message_types_are_json_serialisable():
     # The listener relays layer messages as plain dicts (msgpack on Redis).
     assert types.ResourceUpdatedNotification
+
+
+# --- review regressions ------------------------------------------------------------------------------
+async def test_any_json_id_crosses_nodes(cluster):
+    """Messages travel between nodes as JSON text: ids msgpack cannot hold (2**70) arrive too."""
+    a, b = cluster.nodes[:2]
+    huge = 2**70
+    async with httpx2.AsyncClient(timeout=httpx2.Timeout(10, read=30)) as http:
+        response = await http.post(a.url, headers=headers(), json={
+            "jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {**INIT_PARAMS, "protocolVersion": "2025-03-26"}})
+        session_id = response.headers["mcp-session-id"]
+        batch = [tool_call(huge, "start-notification-stream", {"interval": 0.4, "count": 3, "caller": "h"}),
+                 tool_call(7, "start-notification-stream", {"interval": 0.4, "count": 4, "caller": "h"})]
+        batch_headers = {**headers(session_id), "mcp-protocol-version": "2025-03-26"}
+        async with http.stream("POST", a.url, headers=batch_headers, json=batch) as stream:
+            reader = SseReader(stream)
+            await reader.wait_for(lambda m: len(m) >= 2)
+            reader.task.cancel()
+        last_id = [e.id for e in reader.events if e.id][-1]
+        async with http.stream("GET", b.url, headers={**batch_headers, "accept": "text/event-stream",
+                                                      "last-event-id": last_id}) as stream:
+            resumed = SseReader(stream)
+            await asyncio.wait_for(resumed.ended.wait(), 20)
+    answered = [m["id"] for m in reader.messages() + resumed.messages() if "result" in m]
+    assert sorted(answered) == [7, huge]
+
+
+async def test_a_stalled_node_answered_lost_does_not_answer_again(cluster):
+    """Lease fencing: once a resume stored "Request lost", the stalled owner's late answer is dropped."""
+    a = cluster.nodes[0]
+    stalled = cluster.add_node("stalled")
+    async with httpx2.AsyncClient(timeout=httpx2.Timeout(10, read=40)) as http:
+        session_id = await open_session(http, stalled)
+        call = tool_call(1, "start-notification-stream", {"interval": 1, "count": 4, "caller": "s"})
+        async with http.stream("POST", stalled.url, headers=headers(session_id), json=call) as stream:
+            reader = SseReader(stream)
+            await reader.wait_for(lambda m: len(log_texts(m)) >= 1)
+            first_id = reader.events[0].id
+            stalled.process.send_signal(signal.SIGSTOP)  # no heartbeat while stopped
+            try:
+                resume = headers(session_id, accept="text/event-stream", **{"last-event-id": first_id})
+                async with http.stream("GET", a.url, headers=resume) as get:
+                    resumed = SseReader(get)
+                    await asyncio.wait_for(resumed.ended.wait(), 15)
+            finally:
+                stalled.process.send_signal(signal.SIGCONT)
+            await asyncio.sleep(5)  # the owner wakes up and finishes its tool
+    assert resumed.messages()[-1]["error"]["code"] == -32003
+    rows = cluster.postgres.query(
+        "SELECT stream, kind FROM sessions_app_streamevent WHERE session_id = %s AND kind IN ('response', 'cancelled')",
+        (session_id,))
+    tool_stream = first_id.rsplit("-", 1)[0]
+    assert [kind for stream, kind in rows if stream == tool_stream] == ["response"]  # one end, not two

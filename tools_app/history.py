@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
@@ -50,17 +51,27 @@ def _record(session_id: str, entries: list[Entry]) -> list[Calculation]:
 
 
 async def record(session_id: str, entries: list[Entry]) -> list[Calculation]:
-    """Store calculations, then tell subscribers that the history (and stats) changed."""
+    """Store calculations, then (in the background) tell subscribers the history and stats changed."""
     if not entries:
         return []
     rows = await database_sync_to_async(_record)(session_id, entries)
+    task = asyncio.create_task(_notify(session_id))
+    _notifying.add(task)  # keep a reference until it is done
+    task.add_done_callback(_notifying.discard)
+    return rows
+
+
+_notifying: set[asyncio.Task] = set()
+
+
+async def _notify(session_id: str) -> None:
+    """The caller's tool call does not wait for every other session's subscriber to be told."""
     try:
         await subscriptions.resource_updated(HISTORY_URI, session_id=session_id)
-        await subscriptions.resource_updated(STATS_URI)
         await subscriptions.resource_list_changed(session_id)
-    except Exception as exc:  # stored already; a lost notification must not fail the tool
+        await subscriptions.resource_updated(STATS_URI)
+    except Exception as exc:  # stored already; a lost notification must not fail anything
         logger.warning("notifying history subscribers of session %s failed: %s", session_id, exc)
-    return rows
 
 
 def _recent(session_id: str, limit: int = HISTORY_LIMIT) -> list[dict]:
