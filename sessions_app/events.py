@@ -185,31 +185,21 @@ def _stream_finished(session_id: str, stream: str) -> bool:
 stream_finished = database_sync_to_async(_stream_finished)
 
 
-def _request_ids(session_id: str, stream: str) -> list | None:
-    """The request ids a POST stream answers (kept on its priming row), or None if it has none."""
+def _priming_meta(session_id: str, stream: str) -> dict:
+    """What a POST stream's priming row records: the request ids it answers and the node running them."""
     meta = (
         StreamEvent.objects.filter(session_id=session_id, stream=stream, kind=StreamEvent.Kind.PRIMING)
         .order_by("pk")
         .values_list("message", flat=True)
         .first()
     )
-    if not isinstance(meta, dict):
-        return None
-    return list(meta.get("requests", []))
+    return meta if isinstance(meta, dict) else {}
 
 
-stream_request_ids = database_sync_to_async(_request_ids)
+async def stream_request_ids(session_id: str, stream: str) -> list | None:
+    meta = await database_sync_to_async(_priming_meta)(session_id, stream)
+    return list(meta["requests"]) if "requests" in meta else None
 
 
-def _owner(session_id: str, stream: str) -> str | None:
-    """The node that ran a POST stream's requests (kept on its priming row)."""
-    meta = (
-        StreamEvent.objects.filter(session_id=session_id, stream=stream, kind=StreamEvent.Kind.PRIMING)
-        .order_by("pk")
-        .values_list("message", flat=True)
-        .first()
-    )
-    return meta.get("node") if isinstance(meta, dict) else None
-
-
-stream_owner = database_sync_to_async(_owner)
+async def stream_owner(session_id: str, stream: str) -> str | None:
+    return (await database_sync_to_async(_priming_meta)(session_id, stream)).get("node")

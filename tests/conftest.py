@@ -95,11 +95,16 @@ class LiveServer:
         return [(stream, kind, json.loads(message) if message else None) for stream, kind, message in rows]
 
 
+def start_module_server(tmp_path_factory, name: str, *, extra_args=None, env=None) -> LiveServer:
+    """A live server on a SQLite file of its own, for a module-scoped fixture (stop it after)."""
+    tmp = tmp_path_factory.mktemp(name)
+    return LiveServer(f"sqlite:///{tmp / 'db.sqlite3'}", extra_args=extra_args, env=env).start(tmp / "server.log")
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """One live server (SSE responses) shared by a test module."""
-    tmp = tmp_path_factory.mktemp("server")
-    live = LiveServer(f"sqlite:///{tmp / 'db.sqlite3'}").start(tmp / "server.log")
+    live = start_module_server(tmp_path_factory, "server")
     yield live
     live.stop()
 
@@ -107,8 +112,7 @@ def server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def json_server(tmp_path_factory):
     """A live server started with --json-response."""
-    tmp = tmp_path_factory.mktemp("json_server")
-    live = LiveServer(f"sqlite:///{tmp / 'db.sqlite3'}", extra_args=["--json-response"]).start(tmp / "server.log")
+    live = start_module_server(tmp_path_factory, "json_server", extra_args=["--json-response"])
     yield live
     live.stop()
 

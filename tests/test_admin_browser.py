@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from .conftest import LiveServer, initialize
+from .conftest import initialize, start_module_server
 from .services import unavailable
-from .test_operations import ADMIN_PASSWORD, calculate, manage
+from .test_operations import ADMIN_PASSWORD, calculate, create_admin
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -38,10 +38,8 @@ def browser():
 
 @pytest.fixture(scope="module")
 def admin_server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("admin_browser")
-    live = LiveServer(f"sqlite:///{tmp / 'db.sqlite3'}").start(tmp / "server.log")
-    manage(live, "createsuperuser", "--noinput", "--username", "admin", "--email", "admin@example.com",
-           DJANGO_SUPERUSER_PASSWORD=ADMIN_PASSWORD)
+    live = start_module_server(tmp_path_factory, "admin_browser")
+    create_admin(live)
     yield live
     live.stop()
 

@@ -10,14 +10,12 @@ import mcp_types as types
 import pytest
 from mcp import Client
 
-from .conftest import LiveServer, sdk_session_id
+from .conftest import LiveServer, sdk_session_id, start_module_server
 
 
 @pytest.fixture(scope="module")
 def calc_server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("calc")
-    live = LiveServer(f"sqlite:///{tmp / 'db.sqlite3'}", env={"SAMPLE_TOOL_NAME": "echo_sample"})
-    live.start(tmp / "server.log")
+    live = start_module_server(tmp_path_factory, "calc", env={"SAMPLE_TOOL_NAME": "echo_sample"})
     yield live
     live.stop()
 

@@ -13,10 +13,15 @@ from contextlib import contextmanager
 import httpx2
 import pytest
 
-from .conftest import INIT_PARAMS, POST_HEADERS, ROOT, LiveServer, initialize, session_headers
+from .conftest import INIT_PARAMS, POST_HEADERS, ROOT, LiveServer, initialize, session_headers, start_module_server
 from .sse import parse_text
 
 ADMIN_PASSWORD = "correct horse battery staple"
+
+
+def create_admin(server: LiveServer) -> None:
+    manage(server, "createsuperuser", "--noinput", "--username", "admin", "--email", "admin@example.com",
+           DJANGO_SUPERUSER_PASSWORD=ADMIN_PASSWORD)
 
 
 def manage(server: LiveServer, *args: str, **env: str) -> str:
@@ -29,10 +34,8 @@ def manage(server: LiveServer, *args: str, **env: str) -> str:
 
 @pytest.fixture(scope="module")
 def ops_server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("ops")
-    live = LiveServer(f"sqlite:///{tmp / 'db.sqlite3'}").start(tmp / "server.log")
-    manage(live, "createsuperuser", "--noinput", "--username", "admin", "--email", "admin@example.com",
-           DJANGO_SUPERUSER_PASSWORD=ADMIN_PASSWORD)
+    live = start_module_server(tmp_path_factory, "ops")
+    create_admin(live)
     yield live
     live.stop()
 
@@ -179,9 +182,8 @@ def test_cors_preflight_and_exposed_session_header(ops_server, http):
 # --- rate limiting -----------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def limited_server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("limited")
-    live = LiveServer(f"sqlite:///{tmp / 'db.sqlite3'}", env={"RATE_LIMIT_MAX": "6", "RATE_LIMIT_WINDOW": "60"})
-    yield live.start(tmp / "server.log")
+    live = start_module_server(tmp_path_factory, "limited", env={"RATE_LIMIT_MAX": "6", "RATE_LIMIT_WINDOW": "60"})
+    yield live
     live.stop()
 
 

@@ -10,14 +10,12 @@ import mcp_types as types
 import pytest
 from mcp import Client
 
-from .conftest import LiveServer, sdk_session_id
+from .conftest import sdk_session_id, start_module_server
 
 
 @pytest.fixture(scope="module")
 def extra_server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("registry")
-    live = LiveServer(f"sqlite:///{tmp / 'db.sqlite3'}", env={"DJANGO_EXTRA_APPS": "tests.registry_app"})
-    live.start(tmp / "server.log")
+    live = start_module_server(tmp_path_factory, "registry", env={"DJANGO_EXTRA_APPS": "tests.registry_app"})
     yield live
     live.stop()
 
