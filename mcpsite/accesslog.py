@@ -12,6 +12,8 @@ import time
 from .metrics import REQUEST_SECONDS, REQUESTS
 
 logger = logging.getLogger("mcpsite.access")
+# Label values never come from the client: any other method token is "other".
+HTTP_METHODS = frozenset({"GET", "POST", "DELETE", "OPTIONS"})
 
 
 class AccessLog:
@@ -35,7 +37,7 @@ class AccessLog:
             await self.app(scope, receive, observe)
         finally:
             elapsed = time.perf_counter() - started
-            method = note.get("rpc") or scope["method"]
+            method = note.get("rpc") or (scope["method"] if scope["method"] in HTTP_METHODS else "other")
             REQUESTS.labels(method=method, status=str(status["code"] or 499)).inc()
             REQUEST_SECONDS.labels(method=method).observe(elapsed)
             logger.info(

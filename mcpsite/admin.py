@@ -14,7 +14,7 @@ class McpAdminSite(admin.AdminSite):
 
         try:
             figures = live_figures()
-        except Exception:  # the database is down: the index still renders
+        except Exception:  # a database error mid-page: show the index without figures
             figures = None
         return super().index(request, {**(extra_context or {}), "live_figures": figures})
 

@@ -19,15 +19,30 @@ from mcpsite.cors import Cors  # noqa: E402
 from mcpsite.edge import EdgeGuard  # noqa: E402
 from mcpsite.ratelimit import RateLimit  # noqa: E402
 from sessions_app.consumer import McpConsumer  # noqa: E402
+from sessions_app.node import node  # noqa: E402
 
-application = ProtocolTypeRouter(
-    {
-        "http": URLRouter(
-            [
-                # Outermost first: log and measure, check Host/Origin, CORS, rate limit, then MCP.
-                re_path(r"^mcp/?$", AccessLog(EdgeGuard(Cors(RateLimit(McpConsumer.as_asgi()))))),
-                re_path(r"", django_application),
-            ]
-        ),
-    }
+
+class StartNode:
+    """Starts this process's heartbeat and purge with its first request of any kind (daphne has no lifespan)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        node.ensure_started()
+        return await self.app(scope, receive, send)
+
+
+application = StartNode(
+    ProtocolTypeRouter(
+        {
+            "http": URLRouter(
+                [
+                    # Outermost first: log and measure, rate limit (refusals count too), Host/Origin, CORS, MCP.
+                    re_path(r"^mcp/?$", AccessLog(RateLimit(EdgeGuard(Cors(McpConsumer.as_asgi()))))),
+                    re_path(r"", django_application),
+                ]
+            ),
+        }
+    )
 )

@@ -13,7 +13,10 @@ from sessions_app.httpio import header_map
 
 ALLOW_METHODS = b"GET, POST, DELETE, OPTIONS"
 ALLOW_HEADERS = b"Content-Type, Accept, Authorization, Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID"
-EXPOSE_HEADERS = b"Mcp-Session-Id, MCP-Protocol-Version, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset"
+EXPOSE_HEADERS = (
+    b"Mcp-Session-Id, MCP-Protocol-Version, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, "
+    b"RateLimit-Policy"
+)
 
 
 def cors_allows(origin: str) -> bool:
@@ -27,6 +30,13 @@ def cors_headers(origin: str) -> list[tuple[bytes, bytes]]:
         (b"access-control-expose-headers", EXPOSE_HEADERS),
         (b"vary", b"Origin"),
     ]
+
+
+def _allowed_headers(headers: dict[str, str]) -> bytes:
+    """The MCP headers, plus whatever else the preflight asks for (an allowed origin may send its own)."""
+    requested = headers.get("access-control-request-headers", "")
+    extra = [h.strip() for h in requested.split(",") if h.strip() and h.strip().isascii()]
+    return b", ".join([ALLOW_HEADERS, *(h.encode() for h in extra[:20])]) if extra else ALLOW_HEADERS
 
 
 class Cors:
@@ -51,7 +61,7 @@ class Cors:
                     "headers": cors_headers(origin)
                     + [
                         (b"access-control-allow-methods", ALLOW_METHODS),
-                        (b"access-control-allow-headers", ALLOW_HEADERS),
+                        (b"access-control-allow-headers", _allowed_headers(headers)),
                         (b"access-control-max-age", b"86400"),
                     ],
                 }

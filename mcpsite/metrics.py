@@ -28,6 +28,11 @@ RATE_LIMITED = Counter("mcp_rate_limited", "Requests refused with 429", ["scope"
 class ClusterCollector:
     """mcp_active_sessions and mcp_calculations_total{operation}, from the database."""
 
+    def describe(self):
+        # Registration calls describe(), not collect(): no database query at start-up.
+        yield GaugeMetricFamily("mcp_active_sessions", "Live sessions across all nodes")
+        yield CounterMetricFamily("mcp_calculations", "Calculations across all nodes, by operation", labels=["operation"])
+
     def collect(self):
         from django.db.models import Count
 
@@ -51,11 +56,6 @@ class ClusterCollector:
         yield calculations
 
 
-_registered = False
-
-
 def register_cluster_collector() -> None:
-    global _registered
-    if not _registered:
-        REGISTRY.register(ClusterCollector())
-        _registered = True
+    """Called once, from SessionsAppConfig.ready()."""
+    REGISTRY.register(ClusterCollector())

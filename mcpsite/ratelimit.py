@@ -18,6 +18,7 @@ from django.core.cache import cache
 
 from sessions_app import cachecalls
 from sessions_app.httpio import header_map
+from sessions_app.store import plausible_session_id
 from sessions_app.jsonrpc import HttpError
 
 from .metrics import RATE_LIMITED
@@ -53,9 +54,9 @@ class RateLimit:
         index = int(now // window)
         reset = max(1, math.ceil((index + 1) * window - now))
         keys = [("client", (scope.get("client") or ("unknown",))[0])]
-        session_id = header_map(scope).get("mcp-session-id")
-        if session_id:
-            keys.append(("session", session_id[:64]))
+        session_id = header_map(scope).get("mcp-session-id", "").strip()
+        if plausible_session_id(session_id):  # as the consumer reads it, so padding cannot dodge it
+            keys.append(("session", session_id))
         try:
             counts = await cachecalls.run(_count_all, keys, index, window)
             self._failing = False

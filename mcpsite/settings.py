@@ -192,6 +192,8 @@ CORS_ORIGIN = env_list("CORS_ORIGIN", ["*"])
 # Origins allowed besides localhost ones (exact "scheme://host[:port]", or "*"); CORS_ORIGIN's
 # exact entries are allowed too.
 MCP_ALLOWED_ORIGINS = env_list("MCP_ALLOWED_ORIGINS", []) + [o for o in CORS_ORIGIN if o != "*"]
+# Trust X-Forwarded-For/-Port/-Proto (set it only behind a proxy that sets them; runmcp).
+MCP_PROXY_HEADERS = env_bool("MCP_PROXY_HEADERS", False)
 # Requests to /mcp per client address and per session in each window (0 = no limit).
 RATE_LIMIT_MAX = env_int("RATE_LIMIT_MAX", 1000)
 RATE_LIMIT_WINDOW = env_int("RATE_LIMIT_WINDOW", 900)

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
+from django.conf import settings
 from django.contrib import admin, messages
+from django.core.paginator import Paginator
+from django.utils.functional import cached_property
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.urls import reverse
@@ -25,7 +29,19 @@ def _count_of(model, field: str):
     return Coalesce(Subquery(rows, output_field=IntegerField()), Value(0))
 
 
+class CappedCountPaginator(Paginator):
+    """Counts at most COUNT_CAP rows: a page of a table with millions of rows opens without a full count."""
+
+    COUNT_CAP = 10_000
+
+    @cached_property
+    def count(self):
+        return self.object_list[: self.COUNT_CAP + 1].count()
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
+    paginator = CappedCountPaginator
+
     def has_add_permission(self, request):
         return False
 
@@ -96,12 +112,12 @@ class McpSessionAdmin(ReadOnlyAdmin):
         held = getattr(self, "_streams", {}).get(obj.id, [])
         return ", ".join(f"{stream} @ {node}" for stream, node in held) or "-"
 
-    @admin.display(description="events", ordering="event_count")
+    @admin.display(description="events")
     def event_count(self, obj):
         link = reverse("admin:sessions_app_streamevent_changelist") + f"?session__id__exact={obj.id}"
         return format_html('<a href="{}">{}</a>', link, obj.event_count)
 
-    @admin.display(description="calculations", ordering="calculation_count")
+    @admin.display(description="calculations")
     def calculation_count(self, obj):
         link = reverse("admin:tools_app_calculation_changelist") + f"?session__id__exact={obj.id}"
         return format_html('<a href="{}">{}</a>', link, obj.calculation_count)
@@ -189,7 +205,7 @@ class NodeHeartbeatAdmin(ReadOnlyAdmin):
 
     @admin.display(boolean=True, description="alive")
     def alive(self, obj):
-        return obj in operations.alive_nodes()
+        return obj.last_seen >= operations.now() - timedelta(seconds=settings.MCP_NODE_LEASE_SECONDS)
 
     @admin.display(description="open streams")
     def stream_count(self, obj):

@@ -132,7 +132,9 @@ class Node:
             try:
                 # One node per interval: whoever takes the lock first.
                 if await cachecalls.call("add", "mcp:purge-lock", self.node_id, interval):
-                    await database_sync_to_async(purge)()
+                    # A thread of its own: requests and heartbeats share the one ORM thread, and a
+                    # long purge there would stall them (and let this node's lease lapse).
+                    await database_sync_to_async(purge, thread_sensitive=False)()
             except Exception as exc:
                 logger.warning("periodic purge failed: %s", exc)
 

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta, timezone
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Q
 
+from .events import GET_STREAM
 from .models import McpSession, NodeHeartbeat, StreamEvent
 
 logger = logging.getLogger(__name__)
@@ -58,6 +59,8 @@ def _delete_in_chunks(queryset) -> int:
 def purge(*, now: datetime | None = None, session_retention: float | None = None) -> Purged:
     now = now or datetime.now(timezone.utc)
     retention = settings.MCP_SESSION_RETENTION if session_retention is None else session_retention
+    if retention < 0:
+        raise ValueError("retention must not be negative")
     result = Purged()
     # Events first, in chunks (a dead session may have very many); then the sessions cascade the rest.
     doomed = dead_sessions(now, retention)
@@ -70,7 +73,7 @@ def purge(*, now: datetime | None = None, session_retention: float | None = None
     )
     old_events = StreamEvent.objects.filter(
         created_at__lt=now - timedelta(seconds=settings.MCP_EVENT_RETENTION)
-    ).exclude(Q(kind=StreamEvent.Kind.PRIMING) & unfinished)
+    ).exclude(Q(kind=StreamEvent.Kind.PRIMING) & ~Q(stream=GET_STREAM) & unfinished)
     result.events += _delete_in_chunks(old_events)
     result.nodes = NodeHeartbeat.objects.filter(last_seen__lt=now - timedelta(days=1)).delete()[0]
     if result.sessions or result.events or result.nodes:

@@ -7,7 +7,6 @@ from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
-from mcpsite.metrics import register_cluster_collector
 from django.shortcuts import render
 
 from . import health as health_checks
@@ -39,7 +38,6 @@ async def health(request):
 
 def metrics(request):
     """Prometheus text format: this process's counters, cluster-wide figures, process metrics."""
-    register_cluster_collector()
     return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
 
 

@@ -250,3 +250,87 @@ def test_expiry_and_purge_remove_what_they_should_and_nothing_else(tmp_path):
             assert calculate(http, live, kept, 3, rid=9)["result"]["content"][0]["text"] == "3 add 2 = 5"
     finally:
         live.stop()
+
+
+# --- second review's regressions -------------------------------------------------------------------
+def test_metric_labels_never_come_from_the_client(ops_server, http):
+    http.request("ZZZ1", ops_server.url)
+    text = http.get(f"{ops_server.base}/metrics").text
+    assert 'method="ZZZ1"' not in text
+    assert metric(text, "mcp_requests_total", method="other", status="405") >= 1
+
+
+def raw_post_status(server: LiveServer, source: str, header_lines: list[bytes], body: bytes) -> int:
+    """One POST over a plain socket, for header bytes an HTTP library refuses to send."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10, source_address=(source, 0)) as sock:
+        head = [b"POST /mcp HTTP/1.1", b"Host: 127.0.0.1", b"Content-Type: application/json",
+                b"Accept: application/json, text/event-stream", b"Content-Length: " + str(len(body)).encode(),
+                b"Connection: close", *header_lines]
+        sock.sendall(b"\r\n".join(head) + b"\r\n\r\n" + body)
+        return int(sock.recv(64).split(b" ")[1])
+
+
+def test_padding_a_session_id_does_not_dodge_its_limit(limited_server):
+    with from_address("127.0.0.7") as first:
+        session_id = initialize(first, limited_server.url)  # the session's 1st counted request
+    ping = b'{"jsonrpc":"2.0","id":1,"method":"ping"}'
+    statuses = []
+    for i, padding in enumerate([b"", b"", b"", b"", b"\x1f", b"\xa0", b"\x1f\x1f"]):
+        header = [b"Mcp-Session-Id: " + session_id.encode() + padding, b"MCP-Protocol-Version: 2025-11-25"]
+        statuses.append(raw_post_status(limited_server, f"127.0.1.{i + 1}", header, ping))  # a fresh address each
+    assert statuses == [200] * 5 + [429, 429]
+
+
+def test_concurrent_first_scrapes_of_metrics(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    live = LiveServer(f"sqlite:///{tmp_path / 'db.sqlite3'}").start(tmp_path / "s.log")
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(lambda _: httpx2.get(f"{live.base}/metrics", timeout=10).status_code, range(8)))
+    finally:
+        live.stop()
+    assert statuses == [200] * 8
+
+
+def test_node_is_visible_before_any_mcp_request(tmp_path):
+    live = LiveServer(f"sqlite:///{tmp_path / 'db.sqlite3'}").start(tmp_path / "s.log")  # it polled /health only
+    try:
+        time.sleep(0.5)
+        page = httpx2.get(f"{live.base}/", timeout=10).text
+    finally:
+        live.stop()
+    assert re.search(r"<th>Serving nodes</th><td>1</td>", page)
+
+
+def test_purge_refuses_a_negative_retention(ops_server):
+    environment = {**os.environ, "DATABASE_URL": ops_server.database_url}
+    environment.pop("DJANGO_SETTINGS_MODULE", None)
+    done = subprocess.run([sys.executable, "manage.py", "purge_mcp", "--retention", "-5"], cwd=ROOT, env=environment,
+                          capture_output=True, text=True)
+    assert done.returncode != 0 and "must not be negative" in done.stderr
+
+
+def test_old_get_stream_priming_rows_are_purged_on_a_live_session(tmp_path):
+    import sqlite3
+
+    live = LiveServer(f"sqlite:///{tmp_path / 'db.sqlite3'}", env={"MCP_PURGE_INTERVAL": "0"}).start(tmp_path / "s.log")
+    try:
+        with httpx2.Client(timeout=10) as http:
+            session_id = initialize(http, live.url)
+            get_headers = {**session_headers(session_id), "accept": "text/event-stream"}
+            for _ in range(3):  # three GET streams, each opening with a stored priming row
+                with http.stream("GET", live.url, headers=get_headers) as stream:
+                    next(stream.iter_lines())
+                time.sleep(0.2)
+            with sqlite3.connect(tmp_path / "db.sqlite3") as db:
+                db.execute("UPDATE sessions_app_streamevent SET created_at = '2000-01-01 00:00:00' WHERE stream = 'g'")
+            output = manage(live, "purge_mcp")
+            with sqlite3.connect(tmp_path / "db.sqlite3") as db:
+                left = db.execute("SELECT count(*) FROM sessions_app_streamevent WHERE stream = 'g'").fetchone()[0]
+                live_session = db.execute("SELECT count(*) FROM sessions_app_mcpsession WHERE id = ?", (session_id,)).fetchone()[0]
+    finally:
+        live.stop()
+    assert left == 0 and live_session == 1, output

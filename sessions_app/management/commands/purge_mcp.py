@@ -1,6 +1,6 @@
 """`manage.py purge_mcp`: remove dead sessions, old stream events and stale node records now."""
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from sessions_app.purge import purge
 
@@ -17,5 +17,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, retention, **options):
+        if retention is not None and retention < 0:
+            raise CommandError("--retention must not be negative")
         result = purge(session_retention=retention)
         self.stdout.write(f"Purged {result}.")

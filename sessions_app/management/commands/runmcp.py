@@ -76,6 +76,10 @@ class Command(BaseCommand):
             application_close_timeout=10,
             server_name="mcpsite",
             signal_handlers=False,  # ours drain first
+            # Behind a proxy, the client's address (rate limits, logs) is in X-Forwarded-For.
+            proxy_forwarded_address_header="X-Forwarded-For" if settings.MCP_PROXY_HEADERS else None,
+            proxy_forwarded_port_header="X-Forwarded-Port" if settings.MCP_PROXY_HEADERS else None,
+            proxy_forwarded_proto_header="X-Forwarded-Proto" if settings.MCP_PROXY_HEADERS else None,
         )
         state = {"draining": False}
 
