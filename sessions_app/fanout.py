@@ -77,12 +77,6 @@ class Hub:
     def listeners(self) -> list[tuple[str, str, Listener]]:
         return [(session, stream, listener) for (session, stream), members in self._streams.items() for listener in members]
 
-    def listening(self, session_id: str, stream: str) -> bool:
-        return bool(self._streams.get((session_id, stream)))
-
-    def open_stream_count(self) -> int:
-        return sum(len(members) for members in self._streams.values())
-
     async def deliver(self, session_id: str, stream: str, event: StoredEvent) -> None:
         for listener in list(self._streams.get((session_id, stream), ())):
             try:

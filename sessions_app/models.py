@@ -42,7 +42,6 @@ class StreamEvent(models.Model):
     class Kind(models.TextChoices):
         PRIMING = "priming", "priming"  # id + empty data: a resume point
         NOTIFICATION = "notification", "notification"
-        REQUEST = "request", "server-to-client request"
         RESPONSE = "response", "response"  # ends a POST stream
         BATCH_RESPONSE = "batch_response", "response in a batch"  # a response the stream goes on after
         CANCELLED = "cancelled", "cancelled"  # ends a POST stream with nothing to send

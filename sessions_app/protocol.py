@@ -1,14 +1,8 @@
 """Protocol constants: revisions, header names and version negotiation."""
 
-from mcp_types.version import MODERN_PROTOCOL_VERSIONS
-
 # Stateful (initialize + Mcp-Session-Id) revisions served on /mcp, oldest first.
 STATEFUL_VERSIONS: tuple[str, ...] = ("2025-03-26", "2025-06-18", "2025-11-25")
 LATEST_STATEFUL_VERSION = STATEFUL_VERSIONS[-1]
-# A request after initialize without MCP-Protocol-Version is taken as this (spec 2025-06-18).
-DEFAULT_HEADER_VERSION = "2025-03-26"
-# Stateless revisions this server knows of but does not serve yet.
-STATELESS_VERSIONS: tuple[str, ...] = tuple(MODERN_PROTOCOL_VERSIONS)
 
 SESSION_HEADER = "mcp-session-id"
 VERSION_HEADER = "mcp-protocol-version"

@@ -33,9 +33,6 @@ class RunningRequests:
         self._interrupted: set[asyncio.Task] = set()
         self._claimed: dict[tuple[str, str], None] = {}
 
-    def is_running(self, session_id: str, request_id: Any) -> bool:
-        return _key(session_id, request_id) in self._tasks or _key(session_id, request_id) in self._claimed
-
     def claim(self, session_id: str, request_ids: list[Any]) -> bool:
         """Reserve request ids before their tasks exist; False if any is in use (nothing is claimed then)."""
         keys = [_key(session_id, rid) for rid in request_ids]
