@@ -403,13 +403,30 @@ class McpConsumer(AsyncHttpConsumer):
             await self.output.keepalive()
             try:
                 await self.output.catch_up()
+                if not await self._session_still_live():
+                    await self.output.end("session ended")
+                    return
             except Exception as exc:
-                logger.warning("catch-up read for stream %s failed: %s", self.output.stream, exc)
+                logger.warning("keep-alive work for stream %s failed: %s", self.output.stream, exc)
             if self.get_slot is not None and self.session is not None:
                 try:
                     await cachecalls.call("set", _get_slot_key(self.session.id), self.get_slot, interval * 3)
                 except Exception as exc:
                     logger.warning("refreshing the GET slot of %s failed: %s", self.session.id, exc)
+
+    async def _session_still_live(self) -> bool:
+        """An open stream keeps its session alive (a connected client is not idle); an ended one ends it.
+
+        This also closes streams of sessions ended where no message could reach (another process
+        without a shared channel layer), within one keep-alive interval.
+        """
+        if self.session is None:
+            return True
+        fresh = await store.get_session(self.session.id, shared_truth=True)
+        if fresh is None or not fresh.live:
+            return False
+        await store.touch(fresh)
+        return True
 
     # --- GET --------------------------------------------------------------------
     async def get(self) -> None:

@@ -123,10 +123,15 @@ def _load(session_id: str) -> SessionState | None:
 _load_async = database_sync_to_async(_load)
 
 
-async def get_session(session_id: str) -> SessionState | None:
-    """The session as last stored, terminated or expired ones included; None if unknown."""
+async def get_session(session_id: str, *, shared_truth: bool = False) -> SessionState | None:
+    """The session as last stored, terminated or expired ones included; None if unknown.
+
+    `shared_truth`: what every process sees, so skip a cache that is private to this process.
+    """
     if not plausible_session_id(session_id):
         return None
+    if shared_truth and not settings.USE_REDIS:
+        return await _load_async(session_id)
     cached = await cachecalls.call("get", _key(session_id))
     if cached is not None:
         return SessionState(**cached)

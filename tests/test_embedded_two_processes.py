@@ -54,3 +54,27 @@ def test_two_processes_share_one_sqlite_file(tmp_path):
         b.stop()
     for node in (a, b):
         assert "database is locked" not in node.log()
+
+
+def test_delete_on_one_process_closes_a_stream_held_by_the_other(tmp_path):
+    import time
+
+    url = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
+    env = {"MCP_KEEPALIVE_SECONDS": "1"}
+    a = LiveServer(url, env=env).start(tmp_path / "a.log")
+    b = LiveServer(url, extra_args=["--skip-migrate"], env=env).start(tmp_path / "b.log")
+    try:
+        with httpx2.Client(timeout=httpx2.Timeout(10, read=10)) as http:
+            session_id = initialize(http, a.url)
+            get_headers = {**session_headers(session_id), "accept": "text/event-stream"}
+            with http.stream("GET", b.url, headers=get_headers) as stream:
+                assert stream.status_code == 200
+                assert http.delete(a.url, headers=session_headers(session_id)).status_code == 204
+                started = time.monotonic()
+                for _ in stream.iter_lines():
+                    pass
+                # B learns it at its next keep-alive tick (it reads the database, not its own cache).
+                assert time.monotonic() - started < 5
+    finally:
+        a.stop()
+        b.stop()
