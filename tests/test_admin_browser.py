@@ -46,6 +46,8 @@ def admin_server(tmp_path_factory):
 
 def test_admin_in_a_browser(browser, admin_server, tmp_path):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
 
     shots = Path(os.environ.get("MCPSITE_SCREENSHOTS", tmp_path))
     shots.mkdir(parents=True, exist_ok=True)
@@ -58,7 +60,9 @@ def test_admin_in_a_browser(browser, admin_server, tmp_path):
     browser.find_element(By.NAME, "username").send_keys("admin")
     browser.find_element(By.NAME, "password").send_keys(ADMIN_PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-    assert "Live now" in browser.find_element(By.ID, "live-figures").text
+    # The click returns before the next page is loaded: wait for it.
+    figures = WebDriverWait(browser, 15).until(expected_conditions.presence_of_element_located((By.ID, "live-figures")))
+    assert "Live now" in figures.text
     # The admin's stylesheet is served (whitenoise): the header is styled, not raw HTML.
     header_color = browser.find_element(By.ID, "header").value_of_css_property("background-color")
     assert header_color not in ("rgba(0, 0, 0, 0)", "transparent")
