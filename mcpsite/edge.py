@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 
-from sessions_app.httpio import header_map
+from sessions_app.httpio import header_map, send_error
 from sessions_app.jsonrpc import INVALID_REQUEST, HttpError
 
 logger = logging.getLogger(__name__)
@@ -36,13 +36,6 @@ def origin_allowed(origin: str) -> bool:
     except ValueError:
         return False
     return parts.scheme in {"http", "https"} and hostname in LOCAL_HOSTNAMES
-
-
-async def send_error(send, error: HttpError) -> None:
-    headers = [(b"content-type", b"application/json")]
-    headers += [(name.lower().encode(), value.encode()) for name, value in error.headers.items()]
-    await send({"type": "http.response.start", "status": error.status, "headers": headers})
-    await send({"type": "http.response.body", "body": error.body(), "more_body": False})
 
 
 class EdgeGuard:

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from sessions_app import cachecalls
-from sessions_app.httpio import header_map
+from sessions_app.httpio import header_map, send_error
 from sessions_app.store import plausible_session_id
 from sessions_app.jsonrpc import HttpError
 
@@ -76,16 +76,8 @@ class RateLimit:
         if over:
             RATE_LIMITED.labels(scope=over[0]).inc()
             logger.warning("rate limit: %s %s over %d per %ds", over[0], dict(keys)[over[0]][:64], limit, window)
-            error = HttpError(429, TOO_MANY, "Too many requests, please retry later")
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 429,
-                    "headers": [(b"content-type", b"application/json"), (b"retry-after", str(reset).encode())]
-                    + limit_headers,
-                }
-            )
-            await send({"type": "http.response.body", "body": error.body()})
+            error = HttpError(429, TOO_MANY, "Too many requests, please retry later", headers={"Retry-After": str(reset)})
+            await send_error(send, error, limit_headers)
             return
 
         async def send_with_limits(message):

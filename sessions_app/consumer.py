@@ -187,7 +187,6 @@ class McpConsumer(AsyncHttpConsumer):
         if not self.headers:
             self.headers = header_map(self.scope)
         method = self.scope.get("method", "")
-        node.ensure_started()
         try:
             if node.draining and method in ("POST", "GET"):
                 raise HttpError(

@@ -20,12 +20,25 @@ _NUL_ESCAPE = re.compile(r"\\u0000")
 
 
 def header_map(scope: dict) -> dict[str, str]:
-    headers: dict[str, str] = {}
-    for raw_name, raw_value in scope.get("headers", []):
-        name = raw_name.decode("latin-1").lower()
-        value = raw_value.decode("latin-1")
-        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    """The request's headers by lower-case name, parsed once per request (the middleware and the
+    consumer all read them; the result is kept in the scope)."""
+    headers = scope.get("mcp.headers")
+    if headers is None:
+        headers = {}
+        for raw_name, raw_value in scope.get("headers", []):
+            name = raw_name.decode("latin-1").lower()
+            value = raw_value.decode("latin-1")
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        scope["mcp.headers"] = headers
     return headers
+
+
+async def send_error(send, error: HttpError, extra_headers: list[tuple[bytes, bytes]] = ()) -> None:
+    """A complete ASGI response carrying a JSON-RPC error (for middleware that answers itself)."""
+    headers = [(b"content-type", b"application/json")]
+    headers += [(name.lower().encode(), value.encode()) for name, value in error.headers.items()]
+    await send({"type": "http.response.start", "status": error.status, "headers": headers + list(extra_headers)})
+    await send({"type": "http.response.body", "body": error.body(), "more_body": False})
 
 
 def accepts(headers: dict[str, str]) -> tuple[bool, bool]:
