@@ -10,7 +10,8 @@ class McpAdminSite(admin.AdminSite):
     index_title = "Sessions, streams and calculations"
 
     def index(self, request, extra_context=None):
-        from sessions_app.operations import live_figures
+        # Imported on use: this module is loaded as an app config, before models can be.
+        from sessions_app.store.operator import live_figures
 
         try:
             figures = live_figures()

@@ -1,7 +1,8 @@
 """ASGI entry point: /mcp goes to the MCP consumer, everything else to Django.
 
 Django middleware does not run for consumers, so whatever must guard /mcp
-wraps the consumer here as ASGI middleware.
+wraps the consumer here as ASGI middleware, configured from settings (the
+middleware itself reads none).
 """
 
 import os
@@ -9,28 +10,34 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mcpsite.settings")
-django_application = get_asgi_application()  # sets Django up before the consumer's imports
+django_application = get_asgi_application()  # sets Django up before the imports below load models
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
-from mcpsite.accesslog import AccessLog  # noqa: E402
-from mcpsite.cors import Cors  # noqa: E402
-from mcpsite.edge import EdgeGuard  # noqa: E402
-from mcpsite.ratelimit import RateLimit  # noqa: E402
-from sessions_app.consumer import McpConsumer  # noqa: E402
-from sessions_app.node import node  # noqa: E402
+from sessions_app import metrics  # noqa: E402
+from sessions_app.edge.accesslog import AccessLog  # noqa: E402
+from sessions_app.edge.cors import Cors  # noqa: E402
+from sessions_app.edge.hostorigin import HostOriginGuard  # noqa: E402
+from sessions_app.edge.ratelimit import RateLimit  # noqa: E402
+from sessions_app.runtime.lifecycle import StartNode  # noqa: E402
+from sessions_app.store.cache import cache  # noqa: E402
+from sessions_app.transport.consumer import McpConsumer  # noqa: E402
 
 
-class StartNode:
-    """Starts this process's heartbeat and purge with its first request of any kind (daphne has no lifespan)."""
-
-    def __init__(self, app):
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        node.ensure_started()
-        return await self.app(scope, receive, send)
+def mcp_endpoint():
+    """Outermost first: log and measure, rate limit (refusals count too), Host/Origin, CORS, MCP."""
+    app = Cors(McpConsumer.as_asgi(), origins=settings.CORS_ORIGIN)
+    app = HostOriginGuard(app, allowed_hosts=settings.ALLOWED_HOSTS, allowed_origins=settings.MCP_ALLOWED_ORIGINS)
+    app = RateLimit(
+        app,
+        limit=settings.RATE_LIMIT_MAX,
+        window=settings.RATE_LIMIT_WINDOW,
+        count_hits=cache.acount_hits,
+        on_refused=metrics.count_rate_limited,
+    )
+    return AccessLog(app, on_done=metrics.observe_request)
 
 
 application = StartNode(
@@ -38,8 +45,7 @@ application = StartNode(
         {
             "http": URLRouter(
                 [
-                    # Outermost first: log and measure, rate limit (refusals count too), Host/Origin, CORS, MCP.
-                    re_path(r"^mcp/?$", AccessLog(RateLimit(EdgeGuard(Cors(McpConsumer.as_asgi()))))),
+                    re_path(r"^mcp/?$", mcp_endpoint()),
                     re_path(r"", django_application),
                 ]
             ),

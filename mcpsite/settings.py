@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "channels",
     "sessions_app",
     "tools_app",
+    "tools_app.calculator",
     # More apps (dotted paths) whose mcp_tools.py modules add to what the server offers.
     *env_list("DJANGO_EXTRA_APPS", []),
 ]
@@ -163,9 +164,14 @@ else:
         }
     }
 
+# Other nodes exist to tell (cross-node delivery and control messages) only with a shared layer.
+MCP_RELAY = USE_REDIS
+
 # --- Static files, i18n ------------------------------------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# whitenoise serves the admin's files straight from the apps (finders): no collectstatic is needed.
+# DJANGO_STATIC_ROOT names a directory for `collectstatic`, if a deployment wants one.
+STATIC_ROOT = os.environ.get("DJANGO_STATIC_ROOT") or None
 WHITENOISE_USE_FINDERS = True
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -197,7 +203,6 @@ MCP_PROXY_HEADERS = env_bool("MCP_PROXY_HEADERS", False)
 # Requests to /mcp per client address and per session in each window (0 = no limit).
 RATE_LIMIT_MAX = env_int("RATE_LIMIT_MAX", 1000)
 RATE_LIMIT_WINDOW = env_int("RATE_LIMIT_WINDOW", 900)
-MCP_CONFORMANCE_FIXTURES = env_bool("MCP_CONFORMANCE_FIXTURES", False)
 SAMPLE_TOOL_NAME = os.environ.get("SAMPLE_TOOL_NAME", "")
 MCP_SERVER_NAME = "mcpsite"
 MCP_SERVER_VERSION = "0.1.0"

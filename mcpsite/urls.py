@@ -1,11 +1,12 @@
 from django.contrib import admin
 from django.urls import path
 
-from sessions_app import views
+from mcpsite.views import landing
+from sessions_app.views import health, metrics
 
 urlpatterns = [
-    path("", views.landing, name="landing"),
-    path("health", views.health, name="health"),
-    path("metrics", views.metrics, name="metrics"),
+    path("", landing, name="landing"),
+    path("health", health, name="health"),
+    path("metrics", metrics, name="metrics"),
     path("admin/", admin.site.urls),
 ]

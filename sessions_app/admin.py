@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 
-from django.conf import settings
 from django.contrib import admin, messages
 from django.core.paginator import Paginator
-from django.utils.functional import cached_property
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.urls import reverse
+from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 
-from . import operations
 from .models import McpSession, NodeHeartbeat, StreamEvent
+from .store import operator
 
 RECENT_EVENTS = 50
 
@@ -27,6 +25,12 @@ def pretty(value) -> str:
 def _count_of(model, field: str):
     rows = model.objects.filter(**{field: OuterRef("pk")}).order_by().values(field).annotate(n=Count("pk")).values("n")
     return Coalesce(Subquery(rows, output_field=IntegerField()), Value(0))
+
+
+def session_link(session_id: str) -> str:
+    """A link to the session's admin page (for any admin of rows that belong to a session)."""
+    link = reverse("admin:sessions_app_mcpsession_change", args=[session_id])
+    return format_html('<a href="{}">{}</a>', link, session_id)
 
 
 class CappedCountPaginator(Paginator):
@@ -60,14 +64,20 @@ class StatusFilter(admin.SimpleListFilter):
         return [("active", "active"), ("idle", "idle"), ("expired", "expired"), ("terminated", "terminated")]
 
     def queryset(self, request, queryset):
-        return operations.with_status(queryset, self.value()) if self.value() else queryset
+        return queryset.with_status(self.value()) if self.value() else queryset
 
 
 @admin.register(McpSession)
 class McpSessionAdmin(ReadOnlyAdmin):
     list_display = (
-        "id", "status", "protocol_version", "client", "created_at", "last_activity_at",
-        "open_streams", "event_count", "calculation_count",
+        "id",
+        "status",
+        "protocol_version",
+        "client",
+        "created_at",
+        "last_activity_at",
+        "open_streams",
+        "event_count",
     )
     list_filter = (StatusFilter, "protocol_version")
     search_fields = ("=id", "client_name", "client_version")
@@ -76,32 +86,43 @@ class McpSessionAdmin(ReadOnlyAdmin):
     show_full_result_count = False
     actions = ("terminate_sessions", "purge_dead_sessions")
     fields = (
-        "id", "status", "protocol_version", "client_name", "client_version", "client_info_pretty",
-        "capabilities_pretty", "log_level", "created_at", "last_activity_at", "terminated_at",
-        "open_streams", "calculations_table", "recent_events",
+        "id",
+        "status",
+        "protocol_version",
+        "client_name",
+        "client_version",
+        "client_info_pretty",
+        "capabilities_pretty",
+        "log_level",
+        "created_at",
+        "last_activity_at",
+        "terminated_at",
+        "open_streams",
+        "recent_events",
     )
     readonly_fields = fields
+    inlines: list = []
+
+    @classmethod
+    def add_inline(cls, inline) -> None:
+        """Extension point: another app shows its rows of a session on the session's page."""
+        if inline not in cls.inlines:
+            cls.inlines = [*cls.inlines, inline]
 
     def get_queryset(self, request):
-        from tools_app.models import Calculation
-
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(event_count=_count_of(StreamEvent, "session"), calculation_count=_count_of(Calculation, "session"))
-        )
+        return super().get_queryset(request).annotate(event_count=_count_of(StreamEvent, "session"))
 
     def changelist_view(self, request, extra_context=None):
-        self._streams = operations.open_streams_by_session()  # one read of the live nodes per page
+        self._streams = operator.open_streams_by_session()  # one read of the live nodes per page
         return super().changelist_view(request, extra_context)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        self._streams = operations.open_streams_by_session()
+        self._streams = operator.open_streams_by_session()
         return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="status")
     def status(self, obj):
-        return operations.status_of(obj)
+        return obj.status()
 
     @admin.display(description="client")
     def client(self, obj):
@@ -117,11 +138,6 @@ class McpSessionAdmin(ReadOnlyAdmin):
         link = reverse("admin:sessions_app_streamevent_changelist") + f"?session__id__exact={obj.id}"
         return format_html('<a href="{}">{}</a>', link, obj.event_count)
 
-    @admin.display(description="calculations")
-    def calculation_count(self, obj):
-        link = reverse("admin:tools_app_calculation_changelist") + f"?session__id__exact={obj.id}"
-        return format_html('<a href="{}">{}</a>', link, obj.calculation_count)
-
     @admin.display(description="client info")
     def client_info_pretty(self, obj):
         return format_html("<pre>{}</pre>", pretty(obj.client_info))
@@ -129,15 +145,6 @@ class McpSessionAdmin(ReadOnlyAdmin):
     @admin.display(description="client capabilities")
     def capabilities_pretty(self, obj):
         return format_html("<pre>{}</pre>", pretty(obj.client_capabilities))
-
-    @admin.display(description="calculations")
-    def calculations_table(self, obj):
-        rows = obj.calculations.order_by("-created_at")[:RECENT_EVENTS]
-        if not rows:
-            return "-"
-        body = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-                                ((r.created_at.isoformat(timespec="seconds"), r.expression, r.id) for r in rows))
-        return format_html("<table><tr><th>time</th><th>expression</th><th>id</th></tr>{}</table>", body)
 
     @admin.display(description=f"recent stream events (last {RECENT_EVENTS})")
     def recent_events(self, obj):
@@ -149,19 +156,23 @@ class McpSessionAdmin(ReadOnlyAdmin):
             "<tr><td>{}</td><td>{}</td><td>{}</td><td><pre>{}</pre></td></tr>",
             ((e.event_id, e.kind, e.created_at.isoformat(timespec="seconds"), pretty(e.message)) for e in rows),
         )
-        return format_html("<table><tr><th>event id</th><th>kind</th><th>time</th><th>message</th></tr>{}</table>", body)
+        return format_html(
+            "<table><tr><th>event id</th><th>kind</th><th>time</th><th>message</th></tr>{}</table>", body
+        )
 
     def has_terminate_permission(self, request):
         return request.user.is_active and request.user.is_superuser
 
     @admin.action(description="Terminate selected sessions (close their streams everywhere)", permissions=["terminate"])
     def terminate_sessions(self, request, queryset):
-        ended = operations.terminate_sessions(list(queryset.values_list("pk", flat=True)))
+        ended = operator.terminate_sessions(list(queryset.values_list("pk", flat=True)))
         self.message_user(request, f"Terminated {ended} session(s).", messages.SUCCESS)
 
-    @admin.action(description="Purge the expired or terminated among selected, with their events", permissions=["terminate"])
+    @admin.action(
+        description="Purge the expired or terminated among selected, with their events", permissions=["terminate"]
+    )
     def purge_dead_sessions(self, request, queryset):
-        sessions, events = operations.purge_dead(queryset)
+        sessions, events = operator.purge_dead(queryset)
         self.message_user(request, f"Purged {sessions} session(s) and {events} stream event(s); live ones kept.")
 
 
@@ -177,12 +188,13 @@ class StreamEventAdmin(ReadOnlyAdmin):
     readonly_fields = fields
 
     def lookup_allowed(self, lookup, value, request=None):
-        return lookup in {"session__id__exact", "stream", "stream__exact"} or super().lookup_allowed(lookup, value, request)
+        return lookup in {"session__id__exact", "stream", "stream__exact"} or super().lookup_allowed(
+            lookup, value, request
+        )
 
     @admin.display(description="session")
     def session_link(self, obj):
-        link = reverse("admin:sessions_app_mcpsession_change", args=[obj.session_id])
-        return format_html('<a href="{}">{}</a>', link, obj.session_id)
+        return session_link(obj.session_id)
 
     @admin.display(description="method")
     def method(self, obj):
@@ -200,12 +212,22 @@ class StreamEventAdmin(ReadOnlyAdmin):
 
 @admin.register(NodeHeartbeat)
 class NodeHeartbeatAdmin(ReadOnlyAdmin):
-    list_display = ("node_id", "alive", "hostname", "pid", "started_at", "last_seen", "draining", "stream_count", "running")
+    list_display = (
+        "node_id",
+        "alive",
+        "hostname",
+        "pid",
+        "started_at",
+        "last_seen",
+        "draining",
+        "stream_count",
+        "running",
+    )
     ordering = ("-last_seen",)
 
     @admin.display(boolean=True, description="alive")
     def alive(self, obj):
-        return obj.last_seen >= operations.now() - timedelta(seconds=settings.MCP_NODE_LEASE_SECONDS)
+        return obj.alive
 
     @admin.display(description="open streams")
     def stream_count(self, obj):

@@ -4,7 +4,56 @@ Nothing about a session lives only in one process, so any node can serve any
 request and a restart loses nothing.
 """
 
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
 from django.db import models
+from django.db.models import Q
+
+from .wire.event_ids import format_event_id
+
+IDLE_SECONDS = 300  # no activity for this long: "idle" (and "expired" past MCP_SESSION_TTL)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class McpSessionQuerySet(models.QuerySet):
+    """What "live", "dead" and each status mean, defined once."""
+
+    def live(self) -> McpSessionQuerySet:
+        """Not terminated, and active within MCP_SESSION_TTL."""
+        cutoff = now() - timedelta(seconds=settings.MCP_SESSION_TTL)
+        return self.filter(terminated_at__isnull=True, last_activity_at__gte=cutoff)
+
+    def ended(self) -> McpSessionQuerySet:
+        """Terminated or expired: requests with their id get 404."""
+        cutoff = now() - timedelta(seconds=settings.MCP_SESSION_TTL)
+        return self.filter(Q(terminated_at__isnull=False) | Q(last_activity_at__lt=cutoff))
+
+    def dead(self, retention: float) -> McpSessionQuerySet:
+        """Ended more than `retention` seconds ago: the purge removes these."""
+        at = now()
+        expired_before = at - timedelta(seconds=settings.MCP_SESSION_TTL + retention)
+        return self.filter(
+            Q(last_activity_at__lt=expired_before) | Q(terminated_at__lt=at - timedelta(seconds=retention))
+        )
+
+    def with_status(self, status: str) -> McpSessionQuerySet:
+        """Sessions whose `McpSession.status` is `status` (any other value: all of them)."""
+        at = now()
+        ttl_cutoff = at - timedelta(seconds=settings.MCP_SESSION_TTL)
+        idle_cutoff = at - timedelta(seconds=IDLE_SECONDS)
+        open_ = Q(terminated_at__isnull=True)
+        return {
+            "terminated": self.filter(terminated_at__isnull=False),
+            "expired": self.filter(open_, last_activity_at__lt=ttl_cutoff),
+            "idle": self.filter(open_, last_activity_at__gte=ttl_cutoff, last_activity_at__lt=idle_cutoff),
+            "active": self.filter(open_, last_activity_at__gte=idle_cutoff),
+        }.get(status, self)
 
 
 class McpSession(models.Model):
@@ -22,12 +71,23 @@ class McpSession(models.Model):
     last_activity_at = models.DateTimeField(db_index=True)
     terminated_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
+    objects = McpSessionQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
         verbose_name = "MCP session"
 
     def __str__(self) -> str:
         return f"{self.id} ({self.client_name or 'unknown client'})"
+
+    def status(self, at: datetime | None = None) -> str:
+        """active, idle, expired or terminated (the operators' word for it; see with_status)."""
+        if self.terminated_at is not None:
+            return "terminated"
+        idle_for = ((at or now()) - self.last_activity_at).total_seconds()
+        if idle_for > settings.MCP_SESSION_TTL:
+            return "expired"
+        return "idle" if idle_for > IDLE_SECONDS else "active"
 
 
 class StreamEvent(models.Model):
@@ -73,7 +133,7 @@ class StreamEvent(models.Model):
 
     @property
     def event_id(self) -> str:
-        return f"{self.stream}-{self.pk}"
+        return format_event_id(self.stream, self.pk)
 
 
 class ResourceSubscription(models.Model):
@@ -111,6 +171,10 @@ class NodeHeartbeat(models.Model):
 
     class Meta:
         ordering = ["-last_seen"]
+
+    @property
+    def alive(self) -> bool:
+        return self.last_seen >= now() - timedelta(seconds=settings.MCP_NODE_LEASE_SECONDS)
 
     def __str__(self) -> str:
         return f"{self.node_id} ({self.hostname}:{self.pid})"

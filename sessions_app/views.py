@@ -1,4 +1,4 @@
-"""Plain Django views next to the MCP endpoint: the landing page and /health."""
+"""Plain Django views next to the MCP endpoint: /health and /metrics."""
 
 import time
 
@@ -7,18 +7,14 @@ from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
-from django.shortcuts import render
-
-from . import health as health_checks
-from . import operations
-from .protocol import STATEFUL_VERSIONS
+from .store import outages
 
 STARTED = time.time()
 
 
 async def health(request):
     """JSON health: 200 when every dependency answers, 503 naming the one that does not."""
-    database = await sync_to_async(health_checks.database_ok, thread_sensitive=False)()
+    database = await sync_to_async(outages.database_ok, thread_sensitive=False)()
     body = {
         "status": "ok",
         "storageMode": "redis" if settings.USE_REDIS else "memory",
@@ -29,7 +25,7 @@ async def health(request):
     }
     healthy = database
     if settings.USE_REDIS:
-        redis = await sync_to_async(health_checks.redis_ok, thread_sensitive=False)()
+        redis = await sync_to_async(outages.redis_ok, thread_sensitive=False)()
         body["redis"] = "ok" if redis else "down"
         healthy = healthy and redis
     body["status"] = "ok" if healthy else "error"
@@ -39,21 +35,3 @@ async def health(request):
 def metrics(request):
     """Prometheus text format: this process's counters, cluster-wide figures, process metrics."""
     return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
-
-
-def landing(request):
-    try:
-        figures = operations.live_figures()
-    except Exception:  # the page still renders while the database is away
-        figures = None
-    return render(
-        request,
-        "landing.html",
-        {
-            "mcp_url": request.build_absolute_uri("/mcp"),
-            "versions": STATEFUL_VERSIONS,
-            "server_version": settings.MCP_SERVER_VERSION,
-            "storage_mode": "redis" if settings.USE_REDIS else "memory",
-            "figures": figures,
-        },
-    )

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -53,8 +53,13 @@ class LiveServer:
         self.log_path = log_path
         # Test servers take far more requests from one address than a client would: the limiter
         # is tested on its own (test_operations), elsewhere its budget is out of reach.
-        env = {**os.environ, "DATABASE_URL": self.database_url, "LOG_LEVEL": "INFO", "RATE_LIMIT_MAX": "1000000",
-               **self.env}
+        env = {
+            **os.environ,
+            "DATABASE_URL": self.database_url,
+            "LOG_LEVEL": "INFO",
+            "RATE_LIMIT_MAX": "1000000",
+            **self.env,
+        }
         env.pop("DJANGO_SETTINGS_MODULE", None)
         log = open(log_path, "ab")
         self.process = subprocess.Popen(

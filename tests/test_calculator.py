@@ -65,13 +65,21 @@ async def test_domain_errors_are_error_results(calc_server):
         ("calculate", {"a": 1e308, "b": 10, "op": "multiply"}, "Result is not a finite number"),
         ("advanced_calculate", {"operation": "factorial", "value": -1}, "Factorial requires non-negative integer"),
         ("advanced_calculate", {"operation": "factorial", "value": 2.5}, "Factorial requires non-negative integer"),
-        ("advanced_calculate", {"operation": "factorial", "value": 1e9}, "Factorial requires an integer no larger than 170"),
+        (
+            "advanced_calculate",
+            {"operation": "factorial", "value": 1e9},
+            "Factorial requires an integer no larger than 170",
+        ),
         ("advanced_calculate", {"operation": "power", "value": 2}, "Power operation requires base parameter"),
         ("advanced_calculate", {"operation": "power", "value": 0.5, "base": -8}, "Power result is not a real number"),
         ("advanced_calculate", {"operation": "power", "value": 1000, "base": 10}, "Result is not a finite number"),
         ("advanced_calculate", {"operation": "sqrt", "value": -4}, "Square root of negative number"),
         ("advanced_calculate", {"operation": "log", "value": 0}, "Logarithm requires positive number"),
-        ("advanced_calculate", {"operation": "log", "value": 8, "base": 1}, "Logarithm base must be positive and not 1"),
+        (
+            "advanced_calculate",
+            {"operation": "log", "value": 8, "base": 1},
+            "Logarithm base must be positive and not 1",
+        ),
     ]
     async with Client(calc_server.url, mode="legacy") as client:
         for name, args, message in cases:
@@ -84,7 +92,11 @@ async def test_invalid_arguments_are_error_results_naming_the_argument(calc_serv
     cases = [
         ("calculate", {"a": 1, "op": "add"}, "b: Field required"),
         ("calculate", {"a": "x", "b": 1, "op": "add"}, "a: Input should be a valid number"),
-        ("calculate", {"a": 1, "b": 1, "op": "modulo"}, "op: Input should be 'add', 'subtract', 'multiply' or 'divide'"),
+        (
+            "calculate",
+            {"a": 1, "b": 1, "op": "modulo"},
+            "op: Input should be 'add', 'subtract', 'multiply' or 'divide'",
+        ),
         ("calculate", {"a": 1, "b": 1, "op": "add", "extra": 1}, "extra: Extra inputs are not permitted"),
         ("batch_calculate", {"calculations": []}, "calculations: List should have at least 1 item"),
         ("batch_calculate", {"calculations": [{"a": 1, "b": 2}]}, "calculations.0.op: Field required"),
@@ -131,7 +143,9 @@ async def test_batch_calculate_with_progress_on_the_clients_token(calc_server):
         result = await client.call_tool(
             "batch_calculate", {"calculations": calculations, "reportProgress": True}, progress_callback=on_progress
         )
-    assert text(result) == "Batch calculation completed. Results:\n1 add 2 = 3\nError: Division by zero\n3 multiply 4 = 12"
+    assert (
+        text(result) == "Batch calculation completed. Results:\n1 add 2 = 3\nError: Division by zero\n3 multiply 4 = 12"
+    )
     assert progress == [
         (1, 3, "Processing calculation 1/3: 1 add 2"),
         (2, 3, "Processing calculation 2/3: 1 divide 0"),
@@ -158,7 +172,9 @@ async def test_progress_only_with_a_token(calc_server):
         progress.append((value, total, message))
 
     async with Client(calc_server.url, mode="legacy") as client:
-        await client.call_tool("calculate", {"a": 2, "b": 3, "op": "multiply", "stream": True}, progress_callback=on_progress)
+        await client.call_tool(
+            "calculate", {"a": 2, "b": 3, "op": "multiply", "stream": True}, progress_callback=on_progress
+        )
     assert progress == [
         (0.2, 1.0, "Starting multiply calculation..."),
         (0.5, 1.0, "Processing: 2 multiply 3"),
@@ -258,7 +274,9 @@ async def test_stats_count_every_session(calc_server):
         after = resource_json(await other.read_resource("calculator://stats"))
     assert after["totalCalculations"] == before["totalCalculations"] + 1
     by_op = {item["operation"]: item["count"] for item in after["operationBreakdown"]}
-    assert by_op["subtract"] == {i["operation"]: i["count"] for i in before["operationBreakdown"]}.get("subtract", 0) + 1
+    assert (
+        by_op["subtract"] == {i["operation"]: i["count"] for i in before["operationBreakdown"]}.get("subtract", 0) + 1
+    )
     assert after["activeSessions"] >= 1
 
 
@@ -278,7 +296,11 @@ async def test_another_session_cannot_read_this_sessions_history_or_info(calc_se
 
 async def test_unknown_resources(calc_server):
     async with Client(calc_server.url, mode="legacy") as client:
-        for uri in ("calculator://nothing", "calculator://history/not-a-uuid", "calculator://history/00000000-0000-0000-0000-000000000000"):
+        for uri in (
+            "calculator://nothing",
+            "calculator://history/not-a-uuid",
+            "calculator://history/00000000-0000-0000-0000-000000000000",
+        ):
             with pytest.raises(Exception) as refused:
                 await client.read_resource(uri)
             assert getattr(refused.value, "code", None) == -32002, uri
@@ -313,25 +335,61 @@ async def test_prompts(calc_server):
     async with Client(calc_server.url, mode="legacy") as client:
         names = [p.name for p in (await client.list_prompts()).prompts]
         assert names == [
-            "explain-calculation", "generate-problems", "solve_math_problem", "explain_formula", "calculator_assistant",
+            "explain-calculation",
+            "generate-problems",
+            "solve_math_problem",
+            "explain_formula",
+            "calculator_assistant",
         ]
         cases = [
-            ("explain-calculation", {"operation": "division"}, "Step-by-step explanation of division at basic level",
-             "Please explain how to division step by step at a basic level. Include examples and common mistakes to avoid."),
-            ("explain-calculation", {"operation": "log", "level": "advanced"}, "Step-by-step explanation of log at advanced level",
-             "Please explain how to log step by step at a advanced level. Include examples and common mistakes to avoid."),
-            ("generate-problems", {"topic": "algebra", "difficulty": "hard", "count": "3"}, "Generate 3 hard algebra problems",
-             "Generate 3 hard-level practice problems for algebra. Include solutions and explanations."),
-            ("solve_math_problem", {"problem": "2x=4", "showWork": "true"}, "Solve: 2x=4",
-             "Solve this problem: 2x=4. Show all work and explain each step."),
-            ("solve_math_problem", {"problem": "2x=4", "showWork": "false"}, "Solve: 2x=4",
-             "Solve this problem: 2x=4. Provide the solution."),
-            ("explain_formula", {"formula": "a² + b² = c²", "context": "carpentry"}, "Explain the formula: a² + b² = c²",
-             'Explain the formula "a² + b² = c²" in the context of carpentry. Include what each variable represents and when to use this formula.'),
-            ("explain_formula", {"formula": "E=mc²"}, "Explain the formula: E=mc²",
-             'Explain the formula "E=mc²". Include what each variable represents and when to use this formula.'),
-            ("calculator_assistant", {"query": "15% of 80"}, "Calculator assistance request",
-             "I need help with this calculation: 15% of 80. Please provide step-by-step guidance."),
+            (
+                "explain-calculation",
+                {"operation": "division"},
+                "Step-by-step explanation of division at basic level",
+                "Please explain how to division step by step at a basic level. Include examples and common mistakes to avoid.",
+            ),
+            (
+                "explain-calculation",
+                {"operation": "log", "level": "advanced"},
+                "Step-by-step explanation of log at advanced level",
+                "Please explain how to log step by step at a advanced level. Include examples and common mistakes to avoid.",
+            ),
+            (
+                "generate-problems",
+                {"topic": "algebra", "difficulty": "hard", "count": "3"},
+                "Generate 3 hard algebra problems",
+                "Generate 3 hard-level practice problems for algebra. Include solutions and explanations.",
+            ),
+            (
+                "solve_math_problem",
+                {"problem": "2x=4", "showWork": "true"},
+                "Solve: 2x=4",
+                "Solve this problem: 2x=4. Show all work and explain each step.",
+            ),
+            (
+                "solve_math_problem",
+                {"problem": "2x=4", "showWork": "false"},
+                "Solve: 2x=4",
+                "Solve this problem: 2x=4. Provide the solution.",
+            ),
+            (
+                "explain_formula",
+                {"formula": "a² + b² = c²", "context": "carpentry"},
+                "Explain the formula: a² + b² = c²",
+                'Explain the formula "a² + b² = c²" in the context of carpentry. Include what each variable represents and when to use this formula.',
+            ),
+            (
+                "explain_formula",
+                {"formula": "E=mc²"},
+                "Explain the formula: E=mc²",
+                'Explain the formula "E=mc²". Include what each variable represents and when to use this formula.',
+            ),
+            (
+                "calculator_assistant",
+                {"query": "15% of 80"},
+                "Calculator assistance request",
+                "I need help with this calculation: 15% of 80. Please provide step-by-step guidance.",
+            ),
         ]
         for name, arguments, description, message in cases:
             result = await client.get_prompt(name, arguments)

@@ -213,11 +213,18 @@ async def test_get_stream_on_b_receives_messages_produced_on_a(cluster):
             assert stream.status_code == 200
             reader = SseReader(stream)
             await asyncio.sleep(0.3)  # B subscribes to the stream's group
-            await rpc(http, a, session_id, "tools/call", {"name": "start-notification-stream",
-                                                         "arguments": {"interval": 0, "count": 1, "caller": "x"}})
+            await rpc(
+                http,
+                a,
+                session_id,
+                "tools/call",
+                {"name": "start-notification-stream", "arguments": {"interval": 0, "count": 1, "caller": "x"}},
+            )
             await reader.wait_for(lambda m: any(x.get("method") == "notifications/resources/updated" for x in m))
             await rpc(http, a, session_id, "resources/subscribe", {"uri": "calculator://history"})
-            await rpc(http, a, session_id, "tools/call", {"name": "calculate", "arguments": {"a": 2, "b": 2, "op": "add"}})
+            await rpc(
+                http, a, session_id, "tools/call", {"name": "calculate", "arguments": {"a": 2, "b": 2, "op": "add"}}
+            )
             await reader.wait_for(
                 lambda m: {"calculator://history"} <= {x["params"]["uri"] for x in m if "uri" in x.get("params", {})}
             )
@@ -265,7 +272,8 @@ async def test_cancel_on_b_stops_the_request_running_on_a(cluster):
         assert all("result" not in m and "error" not in m for m in messages)  # no response after a cancel
         assert len(messages) < 10 and messages[0]["params"]["progressToken"] == "t-1"
     rows = cluster.postgres.query(
-        "SELECT stream, kind FROM sessions_app_streamevent WHERE session_id = %s ORDER BY id", (session_id,))
+        "SELECT stream, kind FROM sessions_app_streamevent WHERE session_id = %s ORDER BY id", (session_id,)
+    )
     (stream,) = {s for s, kind in rows if kind == "notification"}
     assert [kind for s, kind in rows if s == stream][-1] == "cancelled"
     assert "response" not in [kind for s, kind in rows if s == stream]
@@ -282,7 +290,9 @@ async def test_delete_on_b_ends_the_session_and_closes_streams_on_a(cluster):
             assert response.status_code == 204
             await asyncio.wait_for(reader.ended.wait(), 5)
         for node in (a, b):
-            gone = await http.post(node.url, headers=headers(session_id), json={"jsonrpc": "2.0", "id": 1, "method": "ping"})
+            gone = await http.post(
+                node.url, headers=headers(session_id), json={"jsonrpc": "2.0", "id": 1, "method": "ping"}
+            )
             assert gone.status_code == 404 and gone.json()["error"]["message"] == "Session not found"
 
 
@@ -326,7 +336,9 @@ async def test_redis_outage_is_a_503_and_a_restart_heals(cluster, redis):
         session_id = await open_session(http, a)
         redis.stop()
         try:
-            refused = await http.post(a.url, headers=headers(session_id), json={"jsonrpc": "2.0", "id": 1, "method": "ping"})
+            refused = await http.post(
+                a.url, headers=headers(session_id), json={"jsonrpc": "2.0", "id": 1, "method": "ping"}
+            )
             assert refused.status_code == 503
             assert refused.json()["error"] == {"code": -32603, "message": "Service Unavailable: Redis is unreachable"}
             assert refused.headers["retry-after"] == "2"
@@ -342,8 +354,13 @@ async def test_redis_outage_is_a_503_and_a_restart_heals(cluster, redis):
         async with http.stream("GET", b.url, headers=headers(session_id, accept="text/event-stream")) as stream:
             reader = SseReader(stream)
             await asyncio.sleep(0.5)
-            await rpc(http, a, session_id, "tools/call", {"name": "start-notification-stream",
-                                                         "arguments": {"interval": 0, "count": 1, "caller": "r"}})
+            await rpc(
+                http,
+                a,
+                session_id,
+                "tools/call",
+                {"name": "start-notification-stream", "arguments": {"interval": 0, "count": 1, "caller": "r"}},
+            )
             await reader.wait_for(lambda m: any(x.get("method") == "notifications/resources/updated" for x in m))
             reader.task.cancel()
 
@@ -358,8 +375,11 @@ async def test_database_outage_is_a_503_and_recovers(cluster):
             admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (db.name,))
         try:
             await asyncio.sleep(0.2)
-            refused = await http.post(a.url, headers=headers(), json={"jsonrpc": "2.0", "id": 0, "method": "initialize",
-                                                                       "params": INIT_PARAMS})
+            refused = await http.post(
+                a.url,
+                headers=headers(),
+                json={"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": INIT_PARAMS},
+            )
             assert refused.status_code == 503, refused.text
             assert refused.json()["error"]["message"] == "Service Unavailable: the database is unreachable"
             health = await http.get(f"{a.base}/health")
@@ -369,8 +389,11 @@ async def test_database_outage_is_a_503_and_recovers(cluster):
                 admin.execute(f'ALTER DATABASE "{db.name}" ALLOW_CONNECTIONS true')
         deadline = time.monotonic() + 10
         while True:
-            response = await http.post(a.url, headers=headers(), json={"jsonrpc": "2.0", "id": 0, "method": "initialize",
-                                                                        "params": INIT_PARAMS})
+            response = await http.post(
+                a.url,
+                headers=headers(),
+                json={"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": INIT_PARAMS},
+            )
             if response.status_code == 200 or time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.2)
@@ -440,19 +463,30 @@ async def test_any_json_id_crosses_nodes(cluster):
     a, b = cluster.nodes[:2]
     huge = 2**70
     async with httpx2.AsyncClient(timeout=httpx2.Timeout(10, read=30)) as http:
-        response = await http.post(a.url, headers=headers(), json={
-            "jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {**INIT_PARAMS, "protocolVersion": "2025-03-26"}})
+        response = await http.post(
+            a.url,
+            headers=headers(),
+            json={
+                "jsonrpc": "2.0",
+                "id": 0,
+                "method": "initialize",
+                "params": {**INIT_PARAMS, "protocolVersion": "2025-03-26"},
+            },
+        )
         session_id = response.headers["mcp-session-id"]
-        batch = [tool_call(huge, "start-notification-stream", {"interval": 0.4, "count": 3, "caller": "h"}),
-                 tool_call(7, "start-notification-stream", {"interval": 0.4, "count": 4, "caller": "h"})]
+        batch = [
+            tool_call(huge, "start-notification-stream", {"interval": 0.4, "count": 3, "caller": "h"}),
+            tool_call(7, "start-notification-stream", {"interval": 0.4, "count": 4, "caller": "h"}),
+        ]
         batch_headers = {**headers(session_id), "mcp-protocol-version": "2025-03-26"}
         async with http.stream("POST", a.url, headers=batch_headers, json=batch) as stream:
             reader = SseReader(stream)
             await reader.wait_for(lambda m: len(m) >= 2)
             reader.task.cancel()
         last_id = [e.id for e in reader.events if e.id][-1]
-        async with http.stream("GET", b.url, headers={**batch_headers, "accept": "text/event-stream",
-                                                      "last-event-id": last_id}) as stream:
+        async with http.stream(
+            "GET", b.url, headers={**batch_headers, "accept": "text/event-stream", "last-event-id": last_id}
+        ) as stream:
             resumed = SseReader(stream)
             await asyncio.wait_for(resumed.ended.wait(), 20)
     answered = [m["id"] for m in reader.messages() + resumed.messages() if "result" in m]
@@ -482,6 +516,7 @@ async def test_a_stalled_node_answered_lost_does_not_answer_again(cluster):
     assert resumed.messages()[-1]["error"]["code"] == -32003
     rows = cluster.postgres.query(
         "SELECT stream, kind FROM sessions_app_streamevent WHERE session_id = %s AND kind IN ('response', 'cancelled')",
-        (session_id,))
+        (session_id,),
+    )
     tool_stream = first_id.rsplit("-", 1)[0]
     assert [kind for stream, kind in rows if stream == tool_stream] == ["response"]  # one end, not two

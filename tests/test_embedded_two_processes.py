@@ -15,8 +15,12 @@ def call(http: httpx2.Client, node: LiveServer, session_id: str, rid: int, a: in
     response = http.post(
         node.url,
         headers=session_headers(session_id),
-        json={"jsonrpc": "2.0", "id": rid, "method": "tools/call",
-              "params": {"name": "calculate", "arguments": {"a": a, "b": 1, "op": "add"}}},
+        json={
+            "jsonrpc": "2.0",
+            "id": rid,
+            "method": "tools/call",
+            "params": {"name": "calculate", "arguments": {"a": a, "b": 1, "op": "add"}},
+        },
     )
     assert response.status_code == 200, response.text
     return [e.message for e in parse_text(response.text) if e.data][-1]
@@ -43,10 +47,19 @@ def test_two_processes_share_one_sqlite_file(tmp_path):
             # Every session's history holds what both processes wrote for it.
             total = 0
             for session_id in sessions:
-                response = http.post(b.url, headers=session_headers(session_id),
-                                     json={"jsonrpc": "2.0", "id": 999, "method": "resources/read",
-                                           "params": {"uri": "calculator://history"}})
-                history = json.loads([e.message for e in parse_text(response.text) if e.data][-1]["result"]["contents"][0]["text"])
+                response = http.post(
+                    b.url,
+                    headers=session_headers(session_id),
+                    json={
+                        "jsonrpc": "2.0",
+                        "id": 999,
+                        "method": "resources/read",
+                        "params": {"uri": "calculator://history"},
+                    },
+                )
+                history = json.loads(
+                    [e.message for e in parse_text(response.text) if e.data][-1]["result"]["contents"][0]["text"]
+                )
                 total += len(history)
             assert total == 80
     finally:

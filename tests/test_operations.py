@@ -20,14 +20,24 @@ ADMIN_PASSWORD = "correct horse battery staple"
 
 
 def create_admin(server: LiveServer) -> None:
-    manage(server, "createsuperuser", "--noinput", "--username", "admin", "--email", "admin@example.com",
-           DJANGO_SUPERUSER_PASSWORD=ADMIN_PASSWORD)
+    manage(
+        server,
+        "createsuperuser",
+        "--noinput",
+        "--username",
+        "admin",
+        "--email",
+        "admin@example.com",
+        DJANGO_SUPERUSER_PASSWORD=ADMIN_PASSWORD,
+    )
 
 
 def manage(server: LiveServer, *args: str, **env: str) -> str:
     environment = {**os.environ, "DATABASE_URL": server.database_url, **server.env, **env}
     environment.pop("DJANGO_SETTINGS_MODULE", None)
-    done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=environment, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=environment, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -41,9 +51,16 @@ def ops_server(tmp_path_factory):
 
 
 def calculate(http: httpx2.Client, server: LiveServer, session_id: str, a: int, op: str = "add", rid: int = 1) -> dict:
-    response = http.post(server.url, headers=session_headers(session_id), json={
-        "jsonrpc": "2.0", "id": rid, "method": "tools/call",
-        "params": {"name": "calculate", "arguments": {"a": a, "b": 2, "op": op}}})
+    response = http.post(
+        server.url,
+        headers=session_headers(session_id),
+        json={
+            "jsonrpc": "2.0",
+            "id": rid,
+            "method": "tools/call",
+            "params": {"name": "calculate", "arguments": {"a": a, "b": 2, "op": op}},
+        },
+    )
     assert response.status_code == 200, response.text
     return [e.message for e in parse_text(response.text) if e.data][-1]
 
@@ -53,9 +70,11 @@ def admin_login(server: LiveServer) -> Iterator[httpx2.Client]:
     with httpx2.Client(base_url=server.base, timeout=10, follow_redirects=True) as client:
         page = client.get("/admin/login/")
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-        done = client.post("/admin/login/?next=/admin/", data={
-            "csrfmiddlewaretoken": token, "username": "admin", "password": ADMIN_PASSWORD, "next": "/admin/"},
-            headers={"referer": f"{server.base}/admin/login/"})
+        done = client.post(
+            "/admin/login/?next=/admin/",
+            data={"csrfmiddlewaretoken": token, "username": "admin", "password": ADMIN_PASSWORD, "next": "/admin/"},
+            headers={"referer": f"{server.base}/admin/login/"},
+        )
         assert done.status_code == 200 and "Log out" in done.text, done.text[:500]
         yield client
 
@@ -99,15 +118,19 @@ def test_admin_terminate_action_closes_streams(ops_server, http):
             assert stream.status_code == 200
             page = admin.get("/admin/sessions_app/mcpsession/")
             token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-            done = admin.post("/admin/sessions_app/mcpsession/", data={
-                "csrfmiddlewaretoken": token, "action": "terminate_sessions", "_selected_action": [session_id]},
-                headers={"referer": f"{ops_server.base}/admin/sessions_app/mcpsession/"})
+            done = admin.post(
+                "/admin/sessions_app/mcpsession/",
+                data={"csrfmiddlewaretoken": token, "action": "terminate_sessions", "_selected_action": [session_id]},
+                headers={"referer": f"{ops_server.base}/admin/sessions_app/mcpsession/"},
+            )
             assert "Terminated 1 session" in done.text
             started = time.monotonic()
             for _ in stream.iter_lines():
                 pass  # the stream ends
             assert time.monotonic() - started < 5
-    gone = http.post(ops_server.url, headers=session_headers(session_id), json={"jsonrpc": "2.0", "id": 1, "method": "ping"})
+    gone = http.post(
+        ops_server.url, headers=session_headers(session_id), json={"jsonrpc": "2.0", "id": 1, "method": "ping"}
+    )
     assert gone.status_code == 404
 
 
@@ -137,14 +160,20 @@ def test_metrics_count_across_the_cluster_and_per_process(ops_server, http):
     after = http.get(f"{ops_server.base}/metrics")
     assert after.headers["content-type"].startswith("text/plain")
     text = after.text
-    assert metric(text, "mcp_calculations_total", operation="multiply") == metric(
-        before, "mcp_calculations_total", operation="multiply") + 1
+    assert (
+        metric(text, "mcp_calculations_total", operation="multiply")
+        == metric(before, "mcp_calculations_total", operation="multiply") + 1
+    )
     assert metric(text, "mcp_active_sessions") >= 1
     assert metric(text, "mcp_tool_calls_total", tool="calculate", outcome="ok") >= 1
     assert metric(text, "mcp_requests_total", method="tools/call", status="200") >= 1
     assert metric(text, "mcp_events_stored_total") > 0
-    for name in ("mcp_request_duration_seconds_bucket", "mcp_sse_streams_open", "mcp_rate_limited_total",
-                 "process_resident_memory_bytes"):
+    for name in (
+        "mcp_request_duration_seconds_bucket",
+        "mcp_sse_streams_open",
+        "mcp_rate_limited_total",
+        "process_resident_memory_bytes",
+    ):
         assert name in text, name
 
 
@@ -160,22 +189,32 @@ def test_access_log_has_one_line_per_request(ops_server, http):
 # --- CORS -----------------------------------------------------------------------------------------------
 def test_cors_preflight_and_exposed_session_header(ops_server, http):
     origin = "http://localhost:6274"
-    preflight = http.options(ops_server.url, headers={
-        "origin": origin, "access-control-request-method": "POST",
-        "access-control-request-headers": "content-type, mcp-session-id, mcp-protocol-version"})
+    preflight = http.options(
+        ops_server.url,
+        headers={
+            "origin": origin,
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "content-type, mcp-session-id, mcp-protocol-version",
+        },
+    )
     assert preflight.status_code == 204
     assert preflight.headers["access-control-allow-origin"] == origin
     allowed = {h.strip().lower() for h in preflight.headers["access-control-allow-headers"].split(",")}
     assert {"content-type", "mcp-session-id", "mcp-protocol-version", "last-event-id"} <= allowed
     assert "DELETE" in preflight.headers["access-control-allow-methods"]
 
-    response = http.post(ops_server.url, headers={**POST_HEADERS, "origin": origin},
-                         json={"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": INIT_PARAMS})
+    response = http.post(
+        ops_server.url,
+        headers={**POST_HEADERS, "origin": origin},
+        json={"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": INIT_PARAMS},
+    )
     assert response.status_code == 200
     assert response.headers["access-control-allow-origin"] == origin
     assert "Mcp-Session-Id" in response.headers["access-control-expose-headers"]
 
-    foreign = http.options(ops_server.url, headers={"origin": "http://evil.example", "access-control-request-method": "POST"})
+    foreign = http.options(
+        ops_server.url, headers={"origin": "http://evil.example", "access-control-request-method": "POST"}
+    )
     assert foreign.status_code == 403
 
 
@@ -193,18 +232,28 @@ def from_address(address: str) -> httpx2.Client:
 
 def test_rate_limit_per_client_address(limited_server):
     with from_address("127.0.0.3") as client:
-        answers = [client.post(limited_server.url, headers=POST_HEADERS, json={"jsonrpc": "2.0", "id": i, "method": "ping"})
-                   for i in range(7)]
+        answers = [
+            client.post(limited_server.url, headers=POST_HEADERS, json={"jsonrpc": "2.0", "id": i, "method": "ping"})
+            for i in range(7)
+        ]
     assert [a.status_code for a in answers[:6]] == [400] * 6  # allowed through (and refused for lack of a session)
     assert answers[0].headers["ratelimit-limit"] == "6" and answers[0].headers["ratelimit-remaining"] == "5"
     refused = answers[6]
     assert refused.status_code == 429
-    assert refused.json() == {"jsonrpc": "2.0", "id": None,
-                              "error": {"code": -32000, "message": "Too many requests, please retry later"}}
+    assert refused.json() == {
+        "jsonrpc": "2.0",
+        "id": None,
+        "error": {"code": -32000, "message": "Too many requests, please retry later"},
+    }
     assert 1 <= int(refused.headers["retry-after"]) <= 60
     assert refused.headers["ratelimit-remaining"] == "0" and refused.headers["ratelimit-policy"] == "6;w=60"
     with from_address("127.0.0.4") as other:  # another address has its own budget
-        assert other.post(limited_server.url, headers=POST_HEADERS, json={"jsonrpc": "2.0", "id": 1, "method": "ping"}).status_code == 400
+        assert (
+            other.post(
+                limited_server.url, headers=POST_HEADERS, json={"jsonrpc": "2.0", "id": 1, "method": "ping"}
+            ).status_code
+            == 400
+        )
 
 
 def test_rate_limit_per_session_across_addresses(limited_server):
@@ -212,15 +261,18 @@ def test_rate_limit_per_session_across_addresses(limited_server):
         # initialize (no session yet) and notifications/initialized (the session's 1st request), from .5
         session_id = initialize(first, limited_server.url)
         ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
-        statuses = [client.post(limited_server.url, headers=session_headers(session_id), json=ping).status_code
-                    for client in (first, second, first, second, first, second, first)]
+        statuses = [
+            client.post(limited_server.url, headers=session_headers(session_id), json=ping).status_code
+            for client in (first, second, first, second, first, second, first)
+        ]
     # The session's 7th and 8th requests are refused, though .5 made 6 requests and .6 only 3.
     assert statuses == [200] * 5 + [429, 429]
 
 
 # --- expiry and purge -------------------------------------------------------------------------------------
 def test_expiry_and_purge_remove_what_they_should_and_nothing_else(tmp_path):
-    live = LiveServer(f"sqlite:///{tmp_path / 'db.sqlite3'}", env={"MCP_SESSION_TTL": "4", "MCP_PURGE_INTERVAL": "0"})
+    # The TTL leaves room for purge_mcp's own start (Django and its imports take seconds) after the last call.
+    live = LiveServer(f"sqlite:///{tmp_path / 'db.sqlite3'}", env={"MCP_SESSION_TTL": "14", "MCP_PURGE_INTERVAL": "0"})
     live.start(tmp_path / "server.log")
     try:
         with httpx2.Client(timeout=10) as http:
@@ -231,9 +283,11 @@ def test_expiry_and_purge_remove_what_they_should_and_nothing_else(tmp_path):
                 calculate(http, live, session_id, 1)
             assert http.delete(live.url, headers=session_headers(ended)).status_code == 204
             for _ in range(6):  # keep one alive past the TTL; let the other expire
-                time.sleep(1)
+                time.sleep(3)
                 calculate(http, live, kept, 2, rid=2)
-            expired = http.post(live.url, headers=session_headers(doomed), json={"jsonrpc": "2.0", "id": 3, "method": "ping"})
+            expired = http.post(
+                live.url, headers=session_headers(doomed), json={"jsonrpc": "2.0", "id": 3, "method": "ping"}
+            )
             assert expired.status_code == 404
 
             output = manage(live, "purge_mcp", "--retention", "0")
@@ -242,7 +296,9 @@ def test_expiry_and_purge_remove_what_they_should_and_nothing_else(tmp_path):
 
             with sqlite3.connect(tmp_path / "db.sqlite3") as db:
                 sessions = {row[0] for row in db.execute("SELECT id FROM sessions_app_mcpsession")}
-                event_sessions = {row[0] for row in db.execute("SELECT DISTINCT session_id FROM sessions_app_streamevent")}
+                event_sessions = {
+                    row[0] for row in db.execute("SELECT DISTINCT session_id FROM sessions_app_streamevent")
+                }
                 calc_sessions = [row[0] for row in db.execute("SELECT session_id FROM tools_app_calculation")]
             assert sessions == {kept} and event_sessions == {kept}
             assert calc_sessions.count(kept) == 7 and set(calc_sessions) == {kept}
@@ -265,9 +321,15 @@ def raw_post_status(server: LiveServer, source: str, header_lines: list[bytes], 
     import socket
 
     with socket.create_connection(("127.0.0.1", server.port), timeout=10, source_address=(source, 0)) as sock:
-        head = [b"POST /mcp HTTP/1.1", b"Host: 127.0.0.1", b"Content-Type: application/json",
-                b"Accept: application/json, text/event-stream", b"Content-Length: " + str(len(body)).encode(),
-                b"Connection: close", *header_lines]
+        head = [
+            b"POST /mcp HTTP/1.1",
+            b"Host: 127.0.0.1",
+            b"Content-Type: application/json",
+            b"Accept: application/json, text/event-stream",
+            b"Content-Length: " + str(len(body)).encode(),
+            b"Connection: close",
+            *header_lines,
+        ]
         sock.sendall(b"\r\n".join(head) + b"\r\n\r\n" + body)
         return int(sock.recv(64).split(b" ")[1])
 
@@ -308,8 +370,13 @@ def test_node_is_visible_before_any_mcp_request(tmp_path):
 def test_purge_refuses_a_negative_retention(ops_server):
     environment = {**os.environ, "DATABASE_URL": ops_server.database_url}
     environment.pop("DJANGO_SETTINGS_MODULE", None)
-    done = subprocess.run([sys.executable, "manage.py", "purge_mcp", "--retention", "-5"], cwd=ROOT, env=environment,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "manage.py", "purge_mcp", "--retention", "-5"],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode != 0 and "must not be negative" in done.stderr
 
 
@@ -330,7 +397,9 @@ def test_old_get_stream_priming_rows_are_purged_on_a_live_session(tmp_path):
             output = manage(live, "purge_mcp")
             with sqlite3.connect(tmp_path / "db.sqlite3") as db:
                 left = db.execute("SELECT count(*) FROM sessions_app_streamevent WHERE stream = 'g'").fetchone()[0]
-                live_session = db.execute("SELECT count(*) FROM sessions_app_mcpsession WHERE id = ?", (session_id,)).fetchone()[0]
+                live_session = db.execute(
+                    "SELECT count(*) FROM sessions_app_mcpsession WHERE id = ?", (session_id,)
+                ).fetchone()[0]
     finally:
         live.stop()
     assert left == 0 and live_session == 1, output

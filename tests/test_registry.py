@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import anyio
-
 import mcp_types as types
 import pytest
 from mcp import Client
@@ -51,7 +50,10 @@ async def test_tool_errors_become_error_results(extra_server):
         invalid = await client.call_tool("count_sessions", {"label": ""})
     assert refused.is_error and refused.content[0].text == "refused: policy"
     assert crashed.is_error and crashed.content[0].text == "Tool crash failed: 'boom'"
-    assert invalid.is_error and invalid.content[0].text == "Invalid arguments: label: String should have at least 1 character"
+    assert (
+        invalid.is_error
+        and invalid.content[0].text == "Invalid arguments: label: String should have at least 1 character"
+    )
 
 
 async def test_sync_resource_and_prompt(extra_server):
@@ -60,8 +62,9 @@ async def test_sync_resource_and_prompt(extra_server):
         with pytest.raises(Exception) as missing:
             await client.read_resource("notes://yesterday")
         prompt = await client.get_prompt("summarise", {"text": "abc", "style": "long"})
-        days = await client.complete(types.ResourceTemplateReference(type="ref/resource", uri="notes://{day}"),
-                                     {"name": "day", "value": "to"})
+        days = await client.complete(
+            types.ResourceTemplateReference(type="ref/resource", uri="notes://{day}"), {"name": "day", "value": "to"}
+        )
     note = json.loads(content.text)
     assert note["day"] == "today" and note["on_loop"] is False and note["sessions"] >= 1
     assert getattr(missing.value, "code", None) == -32002

@@ -16,8 +16,9 @@ def resume_headers(session_id: str, last_event_id: str) -> dict[str, str]:
 
 def test_resume_from_the_last_event_of_a_finished_stream_ends_at_once(server, http):
     session_id = initialize(http, server.url)
-    response = http.post(server.url, headers=session_headers(session_id),
-                         json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+    response = http.post(
+        server.url, headers=session_headers(session_id), json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+    )
     last = parse_text(response.text)[-1]
     started = time.monotonic()
     with httpx2.Client(timeout=httpx2.Timeout(10, read=5)) as client:
@@ -29,8 +30,12 @@ def test_resume_from_the_last_event_of_a_finished_stream_ends_at_once(server, ht
 
 def test_resume_of_a_fast_stream_is_complete_and_in_order(server, http):
     session_id = initialize(http, server.url)
-    call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
-            "params": {"name": "start-notification-stream", "arguments": {"interval": 0.001, "count": 400, "caller": "o"}}}
+    call = {
+        "jsonrpc": "2.0",
+        "id": 2,
+        "method": "tools/call",
+        "params": {"name": "start-notification-stream", "arguments": {"interval": 0.001, "count": 400, "caller": "o"}},
+    }
     first_ids = []
     with http.stream("POST", server.url, headers=session_headers(session_id), json=call) as stream:
         lines = []
@@ -68,8 +73,15 @@ def test_json_mode_batch_of_cancelled_requests_is_202(tmp_path):
         with httpx2.Client(timeout=10) as http, httpx2.Client(timeout=10) as other:
             session_id = initialize(http, live.url, version="2025-03-26")
             headers = session_headers(session_id, "2025-03-26")
-            batch = [{"jsonrpc": "2.0", "id": i, "method": "tools/call",
-                      "params": {"name": "demo_progress", "arguments": {"steps": 20}}} for i in (1, 2)]
+            batch = [
+                {
+                    "jsonrpc": "2.0",
+                    "id": i,
+                    "method": "tools/call",
+                    "params": {"name": "demo_progress", "arguments": {"steps": 20}},
+                }
+                for i in (1, 2)
+            ]
             import threading
 
             result = {}
@@ -80,7 +92,9 @@ def test_json_mode_batch_of_cancelled_requests_is_202(tmp_path):
             thread = threading.Thread(target=post)
             thread.start()
             time.sleep(0.5)
-            cancels = [{"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": i}} for i in (1, 2)]
+            cancels = [
+                {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": i}} for i in (1, 2)
+            ]
             assert other.post(live.url, headers=headers, json=cancels).status_code == 202
             thread.join(10)
         response = result["response"]
@@ -91,8 +105,12 @@ def test_json_mode_batch_of_cancelled_requests_is_202(tmp_path):
 
 def test_concurrent_posts_cannot_share_a_request_id(server, http):
     session_id = initialize(http, server.url)
-    call = {"jsonrpc": "2.0", "id": "same", "method": "tools/call",
-            "params": {"name": "demo_progress", "arguments": {"steps": 2}}}
+    call = {
+        "jsonrpc": "2.0",
+        "id": "same",
+        "method": "tools/call",
+        "params": {"name": "demo_progress", "arguments": {"steps": 2}},
+    }
     from concurrent.futures import ThreadPoolExecutor
 
     def post(_):

@@ -19,7 +19,8 @@ STREAM_ARGS = {"interval": 0.05, "count": 3, "caller": "sdk"}
 
 def expected_logs(count: int, caller: str) -> list[str]:
     return [
-        f"[{i}/{count}] Event from '{caller}' - Use Last-Event-ID to resume if disconnected" for i in range(1, count + 1)
+        f"[{i}/{count}] Event from '{caller}' - Use Last-Event-ID to resume if disconnected"
+        for i in range(1, count + 1)
     ]
 
 
@@ -33,9 +34,7 @@ class SessionCapture:
         self.session_id = response.headers.get("mcp-session-id") or self.session_id
 
     def client(self) -> httpx2.AsyncClient:
-        return httpx2.AsyncClient(
-            timeout=httpx2.Timeout(30, read=120), event_hooks={"response": [self._on_response]}
-        )
+        return httpx2.AsyncClient(timeout=httpx2.Timeout(30, read=120), event_hooks={"response": [self._on_response]})
 
 
 async def test_default_auto_mode_falls_back_to_initialize(server):
@@ -185,7 +184,9 @@ async def test_sdk_resumption_token_round_trip(server):
 
                     async def run():
                         await session.send_request(
-                            call, types.CallToolResult, metadata=ClientMessageMetadata(on_resumption_token_update=on_token)
+                            call,
+                            types.CallToolResult,
+                            metadata=ClientMessageMetadata(on_resumption_token_update=on_token),
                         )
 
                     tg.start_soon(run)

@@ -21,7 +21,9 @@ def test_sdk_1x_client(server):
         unavailable("uvx (from uv) is needed to run the 1.x client")
     done = subprocess.run(
         [uvx, "--quiet", "--from", "mcp==1.30.0", "python", str(CLIENT), server.url],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     lines = dict(line.split(" ", 1) for line in done.stdout.splitlines())

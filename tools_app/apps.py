@@ -7,5 +7,14 @@ class ToolsAppConfig(AppConfig):
     verbose_name = "MCP tools"
 
     def ready(self) -> None:
-        # Like admin.py: every installed app may declare tools in mcp_tools.py.
+        # Imported here, once models are loaded: the handlers reach the runtime, which imports them.
+        from sessions_app.runtime.methods import methods
+
+        from . import completion, handlers
+        from .registry import registry
+
+        for method, handler in {**handlers.HANDLERS, "completion/complete": completion.complete}.items():
+            methods.register(method, handler)
+        methods.add_capabilities(registry.capabilities)
+        # Like admin.py: every installed app may declare tools, resources and prompts in mcp_tools.py.
         autodiscover_modules("mcp_tools")

@@ -1,4 +1,9 @@
-"""MCP methods answered from the registry: tools, resources, prompts, completions."""
+"""MCP methods answered from the registry: tools, resources and prompts.
+
+They are registered with the runtime's method table in ToolsAppConfig.ready();
+the runtime never imports them. Each gets the runtime's RequestContext and
+hands user functions the ToolContext around it.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +12,18 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from mcpsite.metrics import TOOL_CALLS
-from sessions_app import subscriptions
-from sessions_app.context import RequestContext
-from sessions_app.jsonrpc import INVALID_PARAMS, RpcError
+from sessions_app.metrics import TOOL_CALLS
+from sessions_app.runtime.context import RequestContext, ToolContext
+from sessions_app.store import subscriptions
+from sessions_app.wire.jsonrpc import INVALID_PARAMS, RESOURCE_NOT_FOUND, RpcError
 
+from .invoke import call_user_function
 from .prompts import PromptError
 from .registry import registry
-from .resources import RESOURCE_NOT_FOUND, Completer, ResourceNotFound, call_offering
-from .tools import ToolError, describe_validation_error
+from .resources import ResourceNotFound
+from .tools import ToolError, invalid_arguments
 
 logger = logging.getLogger(__name__)
-MAX_COMPLETIONS = 100
 
 
 # --- tools ---------------------------------------------------------------------
@@ -36,9 +41,9 @@ async def call_tool(ctx: RequestContext) -> dict[str, Any]:
         arguments = tool.validate(ctx.params.get("arguments"))
     except ValidationError as exc:
         TOOL_CALLS.labels(tool=name, outcome="invalid").inc()
-        return _error_result(describe_validation_error(exc))
+        return _error_result(invalid_arguments(exc))
     try:
-        value = await tool.call(ctx, arguments)
+        value = await tool.call(ToolContext(ctx), arguments)
     except ToolError as exc:
         TOOL_CALLS.labels(tool=name, outcome="error").inc()
         return _error_result(str(exc))
@@ -71,7 +76,7 @@ def _tool_result(value: Any) -> dict[str, Any]:
 async def list_resources(ctx: RequestContext) -> dict[str, Any]:
     entries = [resource.definition() for resource in registry.resources()]
     for lister in registry.listers():
-        entries.extend(await call_offering(lister, ctx))
+        entries.extend(await call_user_function(lister, ToolContext(ctx)))
     return {"resources": entries}
 
 
@@ -79,7 +84,7 @@ async def list_templates(ctx: RequestContext) -> dict[str, Any]:
     return {"resourceTemplates": [template.definition() for template in registry.templates()]}
 
 
-def _not_found(uri: str) -> RpcError:
+def not_found(uri: str) -> RpcError:
     return RpcError(RESOURCE_NOT_FOUND, "Resource not found", {"uri": uri})
 
 
@@ -87,14 +92,14 @@ async def read_resource(ctx: RequestContext) -> dict[str, Any]:
     uri = ctx.params["uri"]
     found = registry.find_resource(uri)
     if found is None:
-        raise _not_found(uri)
+        raise not_found(uri)
     resource, variables = found
     try:
         if variables:
-            return {"contents": await resource.read(ctx, uri, variables)}
-        return {"contents": await resource.read(ctx, uri)}
+            return {"contents": await resource.read(ToolContext(ctx), uri, variables)}
+        return {"contents": await resource.read(ToolContext(ctx), uri)}
     except ResourceNotFound:
-        raise _not_found(uri) from None
+        raise not_found(uri) from None
 
 
 async def subscribe(ctx: RequestContext) -> dict[str, Any]:
@@ -124,45 +129,9 @@ async def get_prompt(ctx: RequestContext) -> dict[str, Any]:
     if missing:
         raise RpcError(INVALID_PARAMS, f"Missing required arguments: {', '.join(missing)}")
     try:
-        return await prompt.render(ctx, given)
+        return await prompt.render(ToolContext(ctx), given)
     except PromptError as exc:
         raise RpcError(INVALID_PARAMS, str(exc)) from None
-
-
-# --- completion --------------------------------------------------------------------
-async def complete(ctx: RequestContext) -> dict[str, Any]:
-    ref = ctx.params["ref"]
-    argument = ctx.params["argument"]
-    completer: Completer | None = None
-    if ref.get("type") == "ref/prompt":
-        prompt = registry.get_prompt(ref.get("name"))
-        if prompt is None:
-            raise RpcError(INVALID_PARAMS, f"Unknown prompt: {ref.get('name')}")
-        completer = prompt.complete.get(argument["name"])
-    elif ref.get("type") == "ref/resource":
-        template = registry.get_template(ref.get("uri"))
-        if template is None:
-            raise _not_found(ref.get("uri"))
-        completer = template.complete.get(argument["name"])
-    values = await _candidates(completer, ctx, argument.get("value", ""))
-    typed = argument.get("value", "").lower()
-    matching = [value for value in values if value.lower().startswith(typed)]
-    return {
-        "completion": {
-            "values": matching[:MAX_COMPLETIONS],
-            "total": len(matching),
-            "hasMore": len(matching) > MAX_COMPLETIONS,
-        }
-    }
-
-
-async def _candidates(completer: Completer | None, ctx: RequestContext, value: str) -> list[str]:
-    if completer is None:
-        return []
-    if isinstance(completer, list):
-        return completer
-    produced = await call_offering(completer, ctx, value)
-    return [str(item) for item in produced]
 
 
 HANDLERS = {
@@ -175,5 +144,4 @@ HANDLERS = {
     "resources/unsubscribe": unsubscribe,
     "prompts/list": list_prompts,
     "prompts/get": get_prompt,
-    "completion/complete": complete,
 }

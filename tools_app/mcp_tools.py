@@ -1,4 +1,4 @@
-"""What mcpsite offers out of the box: the reference servers' tools, resources and prompts."""
+"""The notification stream of the reference server, and the optional sample tool (the calculator is its own app)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from typing import Annotated
 from django.conf import settings
 from pydantic import Field, WithJsonSchema
 
-from . import calculator_prompts, calculator_resources, calculator_tools  # noqa: F401  (they register)
 from .registry import ToolContext, registry
 
 NOTIFICATION_LOGGER = "notification_stream"

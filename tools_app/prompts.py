@@ -9,9 +9,10 @@ from typing import Annotated, Any, get_args, get_origin, get_type_hints
 
 from pydantic.fields import FieldInfo
 
-from sessions_app.context import RequestContext
+from sessions_app.runtime.context import ToolContext
 
-from .resources import Completer, call_offering
+from .invoke import call_user_function
+from .resources import Completer
 
 
 class PromptError(Exception):
@@ -52,12 +53,12 @@ class Prompt:
     def missing(self, given: dict[str, str]) -> list[str]:
         return [a.name for a in self.arguments if a.required and given.get(a.name) in (None, "")]
 
-    async def render(self, ctx: RequestContext, given: dict[str, str]) -> dict[str, Any]:
+    async def render(self, ctx: ToolContext, given: dict[str, str]) -> dict[str, Any]:
         known = {a.name for a in self.arguments}
         kwargs: dict[str, Any] = {name: value for name, value in given.items() if name in known}
         if self.context_param:
             kwargs[self.context_param] = ctx
-        result = await call_offering(self.fn, **kwargs)
+        result = await call_user_function(self.fn, **kwargs)
         if isinstance(result, str):
             result = {"messages": [{"role": "user", "content": {"type": "text", "text": result}}]}
         return result
@@ -69,7 +70,7 @@ def prompt_arguments(fn: Callable[..., Any]) -> tuple[list[PromptArgument], str 
     arguments, context_param = [], None
     for param in inspect.signature(fn).parameters.values():
         annotation = hints.get(param.name, str)
-        if annotation is RequestContext:
+        if annotation is ToolContext:
             context_param = param.name
             continue
         description = None

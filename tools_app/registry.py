@@ -27,9 +27,9 @@ from typing import Any
 
 from .prompts import Prompt, prompt_arguments
 from .resources import Completer, Resource, ResourceTemplate
-from .tools import Tool, ToolContext, ToolError, arguments_model, describe_validation_error
+from .tools import Tool, ToolContext, ToolError, arguments_model
 
-__all__ = ["Registry", "ToolContext", "ToolError", "describe_validation_error", "registry"]
+__all__ = ["Registry", "ToolContext", "ToolError", "registry"]
 
 TOOL_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 ResourceLister = Callable[[ToolContext], Any]
@@ -77,9 +77,6 @@ class Registry:
         )
         self._tools[tool_name] = tool
         return tool
-
-    def remove_tool(self, name: str) -> None:
-        self._tools.pop(name, None)
 
     def get_tool(self, name: str) -> Tool | None:
         return self._tools.get(name)

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import base64
-import inspect
 import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from channels.db import database_sync_to_async
+from sessions_app.runtime.context import ToolContext
 
-from sessions_app.context import RequestContext
+from .invoke import call_user_function
 
-RESOURCE_NOT_FOUND = -32002  # the 2025-era code for an unknown resource
 _VARIABLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
-Completer = Callable[[RequestContext, str], Any] | list[str]
+Completer = Callable[[ToolContext, str], Any] | list[str]
 
 
 class ResourceNotFound(Exception):
@@ -40,11 +38,16 @@ def contents(uri: str, mime_type: str | None, value: Any) -> list[dict[str, Any]
     return [entry]
 
 
-async def call_offering(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Await an async function on the loop; run a sync one in a worker thread that returns its DB connection."""
-    if inspect.iscoroutinefunction(fn):
-        return await fn(*args, **kwargs)
-    return await database_sync_to_async(fn, thread_sensitive=False)(*args, **kwargs)
+def with_optional(entry: dict[str, Any], offering: Resource | ResourceTemplate) -> dict[str, Any]:
+    """A definition with the optional keys an offering has values for."""
+    for key, value in (
+        ("title", offering.title),
+        ("description", offering.description),
+        ("mimeType", offering.mime_type),
+    ):
+        if value:
+            entry[key] = value
+    return entry
 
 
 @dataclass
@@ -56,15 +59,11 @@ class Resource:
     description: str | None = None
     mime_type: str | None = None
 
-    def definition(self, uri: str | None = None) -> dict[str, Any]:
-        entry: dict[str, Any] = {"uri": uri or self.uri, "name": self.name}
-        for key, value in (("title", self.title), ("description", self.description), ("mimeType", self.mime_type)):
-            if value:
-                entry[key] = value
-        return entry
+    def definition(self) -> dict[str, Any]:
+        return with_optional({"uri": self.uri, "name": self.name}, self)
 
-    async def read(self, ctx: RequestContext, uri: str) -> list[dict[str, Any]]:
-        return contents(uri, self.mime_type, await call_offering(self.fn, ctx))
+    async def read(self, ctx: ToolContext, uri: str) -> list[dict[str, Any]]:
+        return contents(uri, self.mime_type, await call_user_function(self.fn, ctx))
 
 
 @dataclass
@@ -85,20 +84,12 @@ class ResourceTemplate:
             last = match.end()
         self.pattern = re.compile(regex + re.escape(self.uri_template[last:]) + r"\Z")
 
-    @property
-    def variables(self) -> list[str]:
-        return _VARIABLE.findall(self.uri_template)
-
     def match(self, uri: str) -> dict[str, str] | None:
         found = self.pattern.match(uri)
         return found.groupdict() if found else None
 
     def definition(self) -> dict[str, Any]:
-        entry: dict[str, Any] = {"uriTemplate": self.uri_template, "name": self.name}
-        for key, value in (("title", self.title), ("description", self.description), ("mimeType", self.mime_type)):
-            if value:
-                entry[key] = value
-        return entry
+        return with_optional({"uriTemplate": self.uri_template, "name": self.name}, self)
 
-    async def read(self, ctx: RequestContext, uri: str, variables: dict[str, str]) -> list[dict[str, Any]]:
-        return contents(uri, self.mime_type, await call_offering(self.fn, ctx, **variables))
+    async def read(self, ctx: ToolContext, uri: str, variables: dict[str, str]) -> list[dict[str, Any]]:
+        return contents(uri, self.mime_type, await call_user_function(self.fn, ctx, **variables))

@@ -7,21 +7,17 @@ before the function runs.
 from __future__ import annotations
 
 import inspect
-import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, get_type_hints
 
-from channels.db import database_sync_to_async
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
-from sessions_app.context import RequestContext
+from sessions_app.runtime.context import ToolContext
+from sessions_app.wire.validation import describe_validation_error
 
-logger = logging.getLogger(__name__)
-
-ToolContext = RequestContext
-"""The context a tool receives when it declares a parameter of this type."""
+from .invoke import call_user_function
 
 
 class ToolError(Exception):
@@ -50,14 +46,11 @@ class Tool:
     def validate(self, arguments: dict[str, Any] | None) -> BaseModel:
         return self.arguments_model.model_validate(arguments or {})
 
-    async def call(self, ctx: RequestContext, arguments: BaseModel) -> Any:
+    async def call(self, ctx: ToolContext, arguments: BaseModel) -> Any:
         kwargs = {name: getattr(arguments, name) for name in type(arguments).model_fields}
         if self.context_param:
             kwargs[self.context_param] = ctx
-        if inspect.iscoroutinefunction(self.fn):
-            return await self.fn(**kwargs)
-        # Off the event loop, in a worker thread that returns its DB connection.
-        return await database_sync_to_async(self.fn, thread_sensitive=False)(**kwargs)
+        return await call_user_function(self.fn, **kwargs)
 
 
 def plain_schema(schema: dict[str, Any]) -> dict[str, Any]:
@@ -74,7 +67,12 @@ def plain_schema(schema: dict[str, Any]) -> dict[str, Any]:
             merged = {**definitions[ref[8:]], **{k: v for k, v in node.items() if k != "$ref"}}
             return walk(merged)
         options = node.get("anyOf")
-        if isinstance(options, list) and len(options) == 2 and {"type": "null"} in options and node.get("default", 0) is None:
+        if (
+            isinstance(options, list)
+            and len(options) == 2
+            and {"type": "null"} in options
+            and node.get("default", 0) is None
+        ):
             # `x: T | None = None` is an optional T; "or null" is noise to a model.
             rest = {k: v for k, v in node.items() if k not in ("anyOf", "default")}
             node = {**next(option for option in options if option != {"type": "null"}), **rest}
@@ -98,7 +96,7 @@ def arguments_model(name: str, fn: Callable[..., Any]) -> tuple[type[BaseModel],
     context_param = None
     for param in inspect.signature(fn).parameters.values():
         annotation = hints.get(param.name, Any)
-        if annotation is RequestContext:
+        if annotation is ToolContext:
             context_param = param.name
             continue
         default = ... if param.default is inspect.Parameter.empty else param.default
@@ -108,10 +106,6 @@ def arguments_model(name: str, fn: Callable[..., Any]) -> tuple[type[BaseModel],
     return model, context_param
 
 
-def describe_validation_error(error: ValidationError) -> str:
+def invalid_arguments(error: ValidationError) -> str:
     """A message a model can act on: which argument, and what is wrong with it."""
-    parts = []
-    for item in error.errors():
-        where = ".".join(str(loc) for loc in item.get("loc", ())) or "arguments"
-        parts.append(f"{where}: {item.get('msg', 'invalid')}")
-    return "Invalid arguments: " + "; ".join(parts)
+    return "Invalid arguments: " + describe_validation_error(error, default_where="arguments")

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from sessions_app.purge import purge
+from sessions_app.store.purge import purge
 
 
 class Command(BaseCommand):

@@ -1,7 +1,7 @@
 """`manage.py runmcp`: apply migrations, then serve the ASGI app with daphne in this process.
 
-SIGTERM (or Ctrl-C) drains the node before it stops (see `sessions_app.drain`);
-a second signal stops it at once.
+SIGTERM (or Ctrl-C) drains the node before it stops (see
+`sessions_app.runtime.lifecycle`); a second signal stops it at once.
 """
 
 from __future__ import annotations
@@ -11,11 +11,35 @@ import logging
 import os
 import signal
 
+from channels.routing import get_default_application
+from daphne.endpoints import build_endpoint_description_strings
+from daphne.server import Server  # installs Twisted's asyncio reactor, as daphne's own runserver does
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from twisted.internet import reactor
+
+from sessions_app.runtime.lifecycle import node
 
 logger = logging.getLogger(__name__)
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class McpServer(Server):
+    """daphne's server, remembering its listening ports (to stop listening on drain)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.ports: list = []
+        self.listen_failed = False
+
+    def listen_success(self, port):
+        self.ports.append(port)
+        super().listen_success(port)
+
+    def listen_error(self, failure):
+        self.listen_failed = True
+        super().listen_error(failure)
 
 
 class Command(BaseCommand):
@@ -24,7 +48,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
         parser.add_argument("--port", type=int, default=8000, help="port to bind (default 8000)")
-        parser.add_argument("--log-level", default=None, choices=LEVELS, type=str.upper, help="default LOG_LEVEL or INFO")
+        parser.add_argument(
+            "--log-level", default=None, choices=LEVELS, type=str.upper, help="default LOG_LEVEL or INFO"
+        )
         parser.add_argument(
             "--json-response", action="store_true", help="answer POSTs with application/json instead of SSE"
         )
@@ -35,8 +61,6 @@ class Command(BaseCommand):
     def handle(
         self, *args, host: str, port: int, log_level: str | None, json_response: bool, skip_migrate: bool, **options
     ):
-        from django.conf import settings
-
         if log_level:
             logging.getLogger().setLevel(log_level)
         if json_response:
@@ -44,30 +68,12 @@ class Command(BaseCommand):
         if not skip_migrate:
             call_command("migrate", interactive=False, verbosity=0)
 
-        # daphne installs Twisted's asyncio reactor when daphne.server is imported.
-        from daphne.endpoints import build_endpoint_description_strings
-        from daphne.server import Server
-        from twisted.internet import reactor
-
-        from mcpsite.asgi import application
-        from sessions_app.drain import drain
+        application = get_default_application()
 
         mode = "JSON" if settings.MCP_JSON_RESPONSE else "SSE"
         url_host = f"[{host}]" if ":" in host else host
         self.stdout.write(f"mcpsite serving MCP at http://{url_host}:{port}/mcp ({mode} responses, pid {os.getpid()})")
         self.stdout.flush()
-        class McpServer(Server):
-            listen_failed = False
-            ports: list = []
-
-            def listen_success(self, port):
-                McpServer.ports.append(port)
-                super().listen_success(port)
-
-            def listen_error(self, failure):
-                McpServer.listen_failed = True
-                super().listen_error(failure)
-
         server = McpServer(
             application=application,
             endpoints=build_endpoint_description_strings(host=host, port=port),
@@ -90,9 +96,9 @@ class Command(BaseCommand):
                 return
             state["draining"] = True
             logger.info("signal received: draining")
-            for listening in McpServer.ports:
+            for listening in server.ports:
                 listening.stopListening()  # the load balancer's next connect goes elsewhere
-            task = asyncio.get_event_loop().create_task(drain())
+            task = asyncio.get_event_loop().create_task(node.drain())
             task.add_done_callback(lambda _: reactor.stop())
 
         def on_signal(signum, frame):
@@ -101,5 +107,5 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
         server.run()
-        if McpServer.listen_failed:
+        if server.listen_failed:
             raise CommandError(f"could not listen on {host}:{port}")

@@ -1,0 +1,68 @@
+"""Prometheus metrics: this process's counters, and the cluster-wide session gauge read at scrape time.
+
+Above the models and below the stores: storage, runtime and transport count here; the
+edge middleware reports through callbacks that mcpsite/asgi.py wires to it. Other apps add collectors
+(`register_collector`), as the calculator does for its calculations.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+
+from .models import McpSession
+
+logger = logging.getLogger(__name__)
+
+REQUESTS = Counter("mcp_requests", "Requests to /mcp", ["method", "status"])
+REQUEST_SECONDS = Histogram(
+    "mcp_request_duration_seconds",
+    "Time from request to the end of its response (a stream's whole life)",
+    ["method"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
+TOOL_CALLS = Counter(
+    "mcp_tool_calls", "tools/call by tool and outcome (ok, error, invalid, unknown)", ["tool", "outcome"]
+)
+SSE_STREAMS_OPEN = Gauge("mcp_sse_streams_open", "SSE responses this process holds open")
+EVENTS_STORED = Counter("mcp_events_stored", "Stream events stored by this process")
+RATE_LIMITED = Counter("mcp_rate_limited", "Requests refused with 429", ["scope"])
+
+
+def observe_request(method: str, status: int, seconds: float) -> None:
+    """The access log's report of one finished /mcp exchange."""
+    REQUESTS.labels(method=method, status=str(status or 499)).inc()
+    REQUEST_SECONDS.labels(method=method).observe(seconds)
+
+
+def count_rate_limited(scope: str) -> None:
+    RATE_LIMITED.labels(scope=scope).inc()
+
+
+class ActiveSessions:
+    """mcp_active_sessions, from the database: every node reports the whole cluster's figure."""
+
+    def describe(self):
+        # Registration calls describe(), not collect(): no database query at start-up.
+        yield GaugeMetricFamily("mcp_active_sessions", "Live sessions across all nodes")
+
+    def collect(self):
+        try:
+            active = McpSession.objects.live().count()
+        except Exception:  # the database is down: say nothing rather than something false
+            return
+        sessions = GaugeMetricFamily("mcp_active_sessions", "Live sessions across all nodes")
+        sessions.add_metric([], active)
+        yield sessions
+
+
+_registered: set[str] = set()
+
+
+def register_collector(name: str, collector) -> None:
+    """Register a scrape-time collector once per process (AppConfig.ready() may run again in tests)."""
+    if name not in _registered:
+        _registered.add(name)
+        REGISTRY.register(collector)

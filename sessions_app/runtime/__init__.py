@@ -1,0 +1,1 @@
+"""The MCP runtime behind /mcp: methods, requests in flight, live delivery across nodes, the node's life."""

@@ -1,0 +1,95 @@
+"""The context of one running request: the runtime's side, and the face a tool sees.
+
+`RequestContext` is what the runtime keeps per request (its session, params,
+replies and task). `ToolContext` wraps it with the stable API tools, resources,
+prompts and completers use; it knows nothing of HTTP or of which node holds the
+client's stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from ..store.sessions import SessionState
+from ..wire.jsonrpc import notification
+from ..wire.versions import log_level_allows
+from .notifications import send_to_session
+from .replies import Replies
+
+
+class RequestContext:
+    def __init__(self, session: SessionState, request_id: Any, method: str, params: dict | None, replies: Replies):
+        self.session = session
+        self.request_id = request_id
+        self.method = method
+        self.params: dict[str, Any] = params or {}
+        self.replies = replies
+        meta = self.params.get("_meta")
+        self.progress_token = meta.get("progressToken") if isinstance(meta, dict) else None
+        self.task: asyncio.Task | None = None  # set by InflightRequests.start()
+        self.params_checked = False  # initialize: the transport validated them before the session existed
+
+    @property
+    def cancelled(self) -> bool:
+        """True once the request is being cancelled (notifications/cancelled, the session's end)."""
+        return self.task is not None and self.task.cancelling() > 0
+
+    async def notify(self, method: str, params: dict[str, Any] | None = None) -> None:
+        """A notification related to this request, on the request's own stream."""
+        await self.replies.notify(notification(method, params))
+
+
+class ToolContext:
+    """What a tool (resource, prompt, completer) gets when it declares a parameter of this type."""
+
+    def __init__(self, request: RequestContext):
+        self._request = request
+
+    @property
+    def session_id(self) -> str:
+        return self._request.session.id
+
+    @property
+    def request_id(self) -> Any:
+        return self._request.request_id
+
+    @property
+    def progress_token(self) -> Any:
+        return self._request.progress_token
+
+    @property
+    def cancelled(self) -> bool:
+        """True once notifications/cancelled arrived for this request."""
+        return self._request.cancelled
+
+    async def notify(self, method: str, params: dict[str, Any] | None = None) -> None:
+        """A notification related to this request, on the request's own stream."""
+        await self._request.notify(method, params)
+
+    async def log(self, level: str, data: Any, logger: str | None = None) -> None:
+        """notifications/message, if the session's level (logging/setLevel) lets it through."""
+        if not log_level_allows(self._request.session.log_level, level):
+            return
+        params: dict[str, Any] = {"level": level, "data": data}
+        if logger is not None:
+            params["logger"] = logger
+        await self.notify("notifications/message", params)
+
+    async def progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
+        """notifications/progress with the client's own token; nothing if it sent none."""
+        if self.progress_token is None:
+            return
+        params: dict[str, Any] = {"progressToken": self.progress_token, "progress": progress}
+        if total is not None:
+            params["total"] = total
+        if message is not None:
+            params["message"] = message
+        await self.notify("notifications/progress", params)
+
+    async def notify_session(self, method: str, params: dict[str, Any] | None = None) -> None:
+        """A notification not tied to this request: it goes to the session's GET stream."""
+        await send_to_session(self.session_id, notification(method, params))
+
+    async def resource_updated(self, uri: str) -> None:
+        await self.notify_session("notifications/resources/updated", {"uri": uri})

@@ -1,0 +1,185 @@
+"""This process as one node of many: start, heartbeat, periodic purge, the end of a session, and drain.
+
+The heartbeat is a database row refreshed every MCP_HEARTBEAT_SECONDS. A node
+is alive while its row is younger than MCP_NODE_LEASE_SECONDS; a client
+resuming the stream of a request whose node stopped beating is told the
+request was lost (see `lost`).
+
+Graceful shutdown (SIGTERM, see runmcp), `drain()`:
+1. The server stops listening (runmcp), so new connections go elsewhere.
+2. Streams that carry no request running here (GET streams, resumed streams of
+   requests elsewhere) close with a `retry:` hint: clients reconnect to another
+   node and resume with Last-Event-ID.
+3. Running requests may finish, up to MCP_DRAIN_SECONDS; the rest are answered
+   with a stored "interrupted" error, so resuming clients learn at once.
+4. What is left closes, and the heartbeat row goes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+
+from ..store import heartbeats
+from ..store.cache import cache
+from ..store.purge import purge
+from ..wire.event_ids import GET_STREAM
+from .inflight import inflight
+from .publish import EVENT, deliver_from_other_node, hub
+from .relay import relay
+from .tasks import TaskSet
+
+logger = logging.getLogger(__name__)
+
+END_SESSION = "mcp.end_session"
+CANCEL = "mcp.cancel"
+PURGE_LOCK = "mcp:purge-lock"
+MAX_LISTED_STREAMS = 5000
+
+
+def open_streams() -> dict[str, list[str]]:
+    """The streams this process holds open, by session (at most a few thousand listed)."""
+    held: dict[str, list[str]] = {}
+    for session_id, stream, _ in hub.listeners()[:MAX_LISTED_STREAMS]:
+        held.setdefault(session_id, []).append(stream)
+    return held
+
+
+class Node:
+    def __init__(self, node_id: str) -> None:
+        self.node_id = node_id
+        self.draining = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tasks = TaskSet()
+
+    def ensure_started(self) -> None:
+        """Start the heartbeat, the purge and the relay's listener on the running loop, once per loop."""
+        loop = asyncio.get_running_loop()
+        if self._loop is loop:
+            return
+        self._loop = loop
+        relay.reset()
+        self._tasks.spawn(self._heartbeat(), name="mcp-node-heartbeat")
+        if settings.MCP_PURGE_INTERVAL > 0:
+            self._tasks.spawn(self._purge_periodically(), name="mcp-node-purge")
+        if relay.enabled:
+            self._tasks.spawn(relay.listen(), name="mcp-node-listener")
+
+    async def record_heartbeat(self) -> None:
+        await heartbeats.arecord(self.node_id, self.draining, open_streams(), inflight.count())
+
+    async def _heartbeat(self) -> None:
+        failing = False
+        while True:
+            try:
+                await self.record_heartbeat()
+                if failing:
+                    logger.info("node %s heartbeat restored", self.node_id)
+                failing = False
+            except Exception as exc:
+                if not failing:
+                    logger.error("node %s heartbeat failed: %s", self.node_id, exc)
+                failing = True
+            await asyncio.sleep(settings.MCP_HEARTBEAT_SECONDS)
+
+    async def _purge_periodically(self) -> None:
+        interval = settings.MCP_PURGE_INTERVAL
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                # One node per interval: whoever takes the lock first.
+                if await cache.aadd(PURGE_LOCK, self.node_id, interval):
+                    # A thread of its own: requests and heartbeats share the one ORM thread, and a
+                    # long purge there would stall them (and let this node's lease lapse).
+                    await database_sync_to_async(purge, thread_sensitive=False)()
+            except Exception as exc:
+                logger.warning("periodic purge failed: %s", exc)
+
+    async def _close_streams(self, *, keep_running: bool) -> int:
+        closed = 0
+        for session_id, stream, listener in hub.listeners():
+            if keep_running and stream != GET_STREAM and inflight.stream_running(session_id, stream):
+                continue
+            await listener.close(retry_ms=settings.MCP_SSE_RETRY_MS)
+            closed += 1
+        return closed
+
+    async def drain(self, grace_seconds: float | None = None) -> None:
+        grace = settings.MCP_DRAIN_SECONDS if grace_seconds is None else grace_seconds
+        self.draining = True
+        try:
+            await self.record_heartbeat()
+        except Exception as exc:
+            logger.warning("could not mark node %s as draining: %s", self.node_id, exc)
+        closed = await self._close_streams(keep_running=True)
+        logger.info(
+            "draining node %s: closed %d idle streams, %d requests running", self.node_id, closed, inflight.count()
+        )
+        if not await inflight.wait_idle(grace):
+            interrupted = inflight.interrupt_all()
+            logger.warning("drain grace of %ss is over: interrupting %d requests", grace, interrupted)
+            await inflight.wait_idle(5)
+        await self._close_streams(keep_running=False)
+        await self.stop()
+        logger.info("node %s drained", self.node_id)
+
+    async def stop(self) -> None:
+        self._tasks.cancel_all()
+        try:
+            await heartbeats.aforget(self.node_id)
+        except Exception as exc:
+            logger.warning("could not remove the heartbeat of node %s: %s", self.node_id, exc)
+
+
+node = Node(settings.MCP_NODE_ID)
+
+
+async def end_session(session_id: str) -> None:
+    """Close every open stream of the session and cancel its requests, on every node."""
+    await _end_session_here(session_id)
+    await relay.broadcast({"type": END_SESSION, "session": session_id})
+
+
+async def _end_session_here(session_id: str) -> None:
+    inflight.cancel_session(session_id)
+    await hub.close_session(session_id)
+
+
+def cancel_request(session_id: str, request_id) -> bool:
+    """notifications/cancelled: cancel it here, or ask the other nodes; True if it ran here."""
+    if inflight.cancel(session_id, request_id):
+        return True
+    if isinstance(request_id, (int, str)):  # running on another node, if anywhere
+        relay.broadcast_soon({"type": CANCEL, "session": session_id, "request_id": request_id})
+    return False
+
+
+async def on_end_session(message: dict) -> None:
+    """The relay's handler for END_SESSION from another node."""
+    await _end_session_here(message["session"])
+
+
+async def on_cancel(message: dict) -> None:
+    """The relay's handler for CANCEL from another node."""
+    inflight.cancel(message["session"], message["request_id"])
+
+
+def handle_relay_messages() -> None:
+    """Tell the relay what each message type from other nodes means (SessionsAppConfig.ready())."""
+    relay.on(EVENT, deliver_from_other_node)
+    relay.on(END_SESSION, on_end_session)
+    relay.on(CANCEL, on_cancel)
+
+
+class StartNode:
+    """ASGI wrapper: starts this node with its first request of any kind (daphne has no lifespan)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        node.ensure_started()
+        await self.app(scope, receive, send)

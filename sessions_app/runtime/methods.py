@@ -1,0 +1,111 @@
+"""The JSON-RPC method table of the stateful era.
+
+The runtime owns `initialize`, `ping` and `logging/setLevel`. Everything else
+is registered from above (tools_app registers tools, resources, prompts and
+completion in its AppConfig.ready()), so the runtime never imports what it
+serves. Each request's params are validated against the SDK's wire types for
+the session's protocol revision before a handler sees them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from django.conf import settings
+from mcp_types import methods as wire_methods
+from pydantic import ValidationError
+
+from ..store.sessions import sessions
+from ..wire.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, METHOD_NOT_FOUND, RpcError, error_message, result_message
+from ..wire.validation import describe_validation_error
+from ..wire.versions import LOG_LEVELS
+from .context import RequestContext
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[RequestContext], Awaitable[dict[str, Any]]]
+CapabilityProvider = Callable[[], dict[str, Any]]
+INSTRUCTIONS = "mcpsite: an MCP server whose sessions and streams survive restarts and move between nodes."
+
+
+def validate_params(method: str, version: str, params: dict[str, Any] | None) -> None:
+    """Raise RpcError unless `params` are what `method` takes in protocol `version`."""
+    try:
+        wire_methods.validate_client_request(method, version, params or None)
+    except KeyError:
+        raise RpcError(METHOD_NOT_FOUND, f"Method not found: {method}") from None
+    except ValidationError as exc:
+        summary = describe_validation_error(exc, default_where="params", limit=1)
+        raise RpcError(INVALID_PARAMS, f"Invalid params: {summary}") from None
+
+
+class MethodTable:
+    def __init__(self) -> None:
+        self._handlers: dict[str, Handler] = {}
+        self._capability_providers: list[CapabilityProvider] = []
+
+    def register(self, method: str, handler: Handler) -> None:
+        if method in self._handlers and self._handlers[method] is not handler:
+            raise ValueError(f"method {method!r} is registered twice")
+        self._handlers[method] = handler
+
+    def add_capabilities(self, provider: CapabilityProvider) -> None:
+        """`provider()` adds to what initialize advertises (called at each initialize)."""
+        if provider not in self._capability_providers:
+            self._capability_providers.append(provider)
+
+    def knows(self, method: str) -> bool:
+        return method in self._handlers
+
+    def capabilities(self) -> dict[str, Any]:
+        caps: dict[str, Any] = {"logging": {}}
+        for provider in self._capability_providers:
+            caps.update(provider())
+        return caps
+
+    async def call(self, ctx: RequestContext) -> dict[str, Any]:
+        """Answer one request: its JSON-RPC response message (a result or an error)."""
+        handler = self._handlers.get(ctx.method)
+        try:
+            if handler is None:
+                raise RpcError(METHOD_NOT_FOUND, f"Method not found: {ctx.method}")
+            if not ctx.params_checked:
+                validate_params(ctx.method, ctx.session.protocol_version, ctx.params)
+            return result_message(ctx.request_id, await handler(ctx))
+        except RpcError as exc:
+            return exc.to_message(ctx.request_id)
+        except Exception:
+            logger.exception("%s failed in session %s", ctx.method, ctx.session.id)
+            return error_message(ctx.request_id, INTERNAL_ERROR, "Internal error")
+
+
+methods = MethodTable()
+
+
+async def _initialize(ctx: RequestContext) -> dict[str, Any]:
+    return {
+        "protocolVersion": ctx.session.protocol_version,
+        "capabilities": methods.capabilities(),
+        "serverInfo": {"name": settings.MCP_SERVER_NAME, "version": settings.MCP_SERVER_VERSION},
+        "instructions": INSTRUCTIONS,
+    }
+
+
+async def _ping(ctx: RequestContext) -> dict[str, Any]:
+    return {}
+
+
+async def _set_level(ctx: RequestContext) -> dict[str, Any]:
+    level = ctx.params.get("level")
+    if level not in LOG_LEVELS:  # the wire types already checked; this guards custom surfaces
+        raise RpcError(INVALID_PARAMS, f"Invalid params: unknown log level {level!r}")
+    await sessions.aset_log_level(ctx.session.id, level)
+    ctx.session.log_level = level
+    return {}
+
+
+methods.register("initialize", _initialize)
+methods.register("ping", _ping)
+methods.register("logging/setLevel", _set_level)

@@ -1,0 +1,36 @@
+"""Notifications not tied to a request: they go to a session's standalone GET stream."""
+
+from __future__ import annotations
+
+from ..models import StreamEvent
+from ..store import subscriptions
+from ..store.eventlog import NewEvent, StoredEvent
+from ..wire.event_ids import GET_STREAM
+from ..wire.jsonrpc import notification
+from .publish import append_and_publish
+
+NOTIFICATION = StreamEvent.Kind.NOTIFICATION
+
+
+async def send_to_session(session_id: str, message: dict) -> StoredEvent:
+    """Store a message for the session's GET stream and deliver it wherever that is open."""
+    (event,) = await append_and_publish([NewEvent(session_id, GET_STREAM, NOTIFICATION, message)])
+    return event
+
+
+async def resource_updated(uri: str, *, session_id: str | None = None) -> int:
+    """notifications/resources/updated to every live subscriber of `uri` (or only `session_id`'s).
+
+    All subscribers' events are stored in one transaction, then published.
+    """
+    targets = await subscriptions.subscribers(uri, session_id)
+    if not targets:
+        return 0
+    message = notification("notifications/resources/updated", {"uri": uri})
+    await append_and_publish([NewEvent(target, GET_STREAM, NOTIFICATION, message) for target in targets])
+    return len(targets)
+
+
+async def resource_list_changed(session_id: str) -> None:
+    """The session's resources/list changed (per-session entries): tell its GET stream."""
+    await send_to_session(session_id, notification("notifications/resources/list_changed"))

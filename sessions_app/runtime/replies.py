@@ -1,0 +1,159 @@
+"""Where a request's messages go: an SSE stream (stored, resumable) or one JSON body.
+
+A replies object serves one POST, so a 2025-03-26 batch shares one. Its
+requests run as tasks that outlive the HTTP connection: if the client drops an
+SSE stream, events keep being stored and published, and a resume on any node
+picks them up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from django.conf import settings
+
+from ..models import StreamEvent
+from ..store.eventlog import NewEvent
+from ..wire.jsonrpc import INTERNAL_ERROR, REQUEST_CANCELLED, error_message
+from .backoff import retry_while_down
+from .hub import Listener
+from .publish import append_and_publish
+
+logger = logging.getLogger(__name__)
+
+# The wait before a silent request's priming event is stored and written on its own.
+PRIMING_DELAY_SECONDS = 0.05
+Kind = StreamEvent.Kind
+Outgoing = tuple[str, dict[str, Any] | None]
+
+
+class Replies(Protocol):
+    """What a running request talks back through."""
+
+    async def notify(self, message: dict[str, Any]) -> None: ...
+
+    async def finish(self, response: dict[str, Any] | None) -> None: ...
+
+
+class SseReplies:
+    """One POST's SSE stream: every message is stored, then published to its listeners.
+
+    A producer's messages go to an outbox that one flusher task stores in
+    batches (one transaction each) and then publishes in order. The producer
+    waits only for the response and when the outbox is full, so a fast stream
+    costs a transaction per batch, not per event, and nothing is written
+    before it is stored. The first batch starts with the stream's priming row,
+    which names the requests and the node running them (see runtime.lost).
+    """
+
+    OUTBOX_LIMIT = 1000
+
+    def __init__(self, session_id: str, stream: str, request_ids: list[Any], output: Listener):
+        self.session_id = session_id
+        self.stream = stream
+        self.request_ids = request_ids
+        self._output = output
+        self._remaining = len(request_ids)
+        self._primed = False
+        self._outbox: list[Outgoing] = []
+        self._flusher: asyncio.Task | None = None
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self._failure: BaseException | None = None
+        self._priming_timer = asyncio.get_running_loop().call_later(PRIMING_DELAY_SECONDS, self._ensure_flusher)
+
+    async def notify(self, message: dict[str, Any]) -> None:
+        self._raise_failure()
+        self._outbox.append((Kind.NOTIFICATION, message))
+        self._ensure_flusher()
+        if len(self._outbox) >= self.OUTBOX_LIMIT:
+            await self._drained.wait()  # back-pressure on a producer faster than the database
+
+    async def finish(self, response: dict[str, Any] | None) -> None:
+        """Send one request's response (None: it was cancelled and gets none); returns once stored."""
+        self._remaining -= 1
+        last = self._remaining <= 0
+        if response is not None:
+            self._outbox.append((Kind.RESPONSE if last else Kind.BATCH_RESPONSE, response))
+        elif last:
+            self._outbox.append((Kind.CANCELLED, None))
+        if last:
+            self._priming_timer.cancel()
+        self._ensure_flusher()
+        await self._drained.wait()
+        self._raise_failure()
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            raise RuntimeError(f"stream {self.stream} can no longer be stored") from self._failure
+
+    def _ensure_flusher(self) -> None:
+        if self._flusher is None or self._flusher.done():
+            self._drained.clear()
+            self._flusher = asyncio.create_task(self._flush())
+
+    async def _flush(self) -> None:
+        taken: list[Outgoing] = []
+        try:
+            while self._outbox or not self._primed:
+                taken, self._outbox = self._outbox, []
+                what = f"storing events of stream {self.stream}"
+                await retry_while_down(lambda batch=taken: self._store(batch), what)
+                taken = []
+        except Exception as exc:
+            logger.error("storing events of stream %s (session %s) failed: %s", self.stream, self.session_id, exc)
+            await self._store_fallback(taken + self._outbox)
+        finally:
+            self._drained.set()
+
+    async def _store(self, taken: list[Outgoing]) -> None:
+        batch = [NewEvent(self.session_id, self.stream, kind, message) for kind, message in taken]
+        if not self._primed:
+            # Stored for every client (it names the requests, so a resume can tell what was
+            # lost); the output writes it only to clients on revisions that expect it.
+            meta = {"requests": self.request_ids, "node": settings.MCP_NODE_ID}
+            batch.insert(0, NewEvent(self.session_id, self.stream, Kind.PRIMING, meta))
+        await append_and_publish(batch)
+        self._primed = True
+
+    async def _store_fallback(self, lost: list[Outgoing]) -> None:
+        """Events that cannot be stored are dropped; a dropped response becomes a storable error."""
+        self._outbox = []
+        replacements = [
+            (kind, error_message(message.get("id"), INTERNAL_ERROR, "Internal error: the response could not be stored"))
+            for kind, message in lost
+            if kind in (Kind.RESPONSE, Kind.BATCH_RESPONSE) and isinstance(message, dict)
+        ] + [(kind, None) for kind, message in lost if kind == Kind.CANCELLED]
+        try:
+            await self._store(replacements)
+        except Exception as exc:
+            logger.error("stream %s of session %s cannot be ended: %s", self.stream, self.session_id, exc)
+            self._failure = exc
+            await self._output.close(retry_ms=settings.MCP_SSE_RETRY_MS)
+
+
+class JsonReplies:
+    """JSON response mode: one body with the response(s); related notifications have no wire."""
+
+    def __init__(self, request_ids: list[Any], batch: bool, send: Callable[[Any], Awaitable[None]]):
+        self.request_ids = request_ids
+        self.batch = batch
+        self._send = send
+        self._responses: list[dict[str, Any]] = []
+        self._remaining = len(request_ids)
+
+    async def notify(self, message: dict[str, Any]) -> None:
+        logger.debug("JSON response mode: dropping %s", message.get("method"))
+
+    async def finish(self, response: dict[str, Any] | None) -> None:
+        if response is None and not self.batch:
+            response = error_message(self.request_ids[0], REQUEST_CANCELLED, "Request cancelled")
+        if response is not None:
+            self._responses.append(response)
+        self._remaining -= 1
+        if self._remaining <= 0:
+            # JSON-RPC: an empty batch response is never sent; 202 says there is nothing.
+            await self._send((self._responses if self.batch else self._responses[0]) if self._responses else None)

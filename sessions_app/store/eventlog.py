@@ -1,0 +1,191 @@
+"""The stream event log: group-commit appends, replay reads, and what a stream's priming row says.
+
+Every SSE event is stored before it is written. Writing one row per
+transaction would cap a busy node at what one thread can commit, so a writer
+per event loop collects what every stream appends while the previous batch is
+being committed and stores the lot in one transaction (group commit).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from channels.db import database_sync_to_async
+from django.db import transaction
+
+from ..metrics import EVENTS_STORED
+from ..models import StreamEvent
+from ..wire.event_ids import format_event_id
+from .outages import dependency_down
+
+logger = logging.getLogger(__name__)
+
+MAX_BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An event as streams and replay see it."""
+
+    pk: int
+    stream: str
+    kind: str
+    message: dict[str, Any] | None
+
+    @property
+    def event_id(self) -> str:
+        return format_event_id(self.stream, self.pk)
+
+    @property
+    def terminal(self) -> bool:
+        return self.kind in StreamEvent.TERMINAL_KINDS
+
+
+@dataclass(slots=True)
+class NewEvent:
+    session_id: str
+    stream: str
+    kind: str
+    message: dict[str, Any] | None
+
+
+def _insert(batch: list[NewEvent]) -> list[int]:
+    rows = [StreamEvent(session_id=e.session_id, stream=e.stream, kind=e.kind, message=e.message) for e in batch]
+    with transaction.atomic():
+        StreamEvent.objects.bulk_create(rows)
+    return [row.pk for row in rows]
+
+
+async def _insert_async(batch: list[NewEvent]) -> list[StoredEvent]:
+    pks = await database_sync_to_async(_insert)(batch)
+    EVENTS_STORED.inc(len(batch))
+    return [StoredEvent(pk, e.stream, e.kind, e.message) for e, pk in zip(batch, pks, strict=True)]
+
+
+Pending = tuple[list[NewEvent], "asyncio.Future[list[StoredEvent]]"]
+
+
+class EventWriter:
+    """Group commit of stream events for one event loop."""
+
+    def __init__(self) -> None:
+        self._pending: list[Pending] = []
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task | None = None
+
+    async def append(self, events: list[NewEvent]) -> list[StoredEvent]:
+        """Store `events` together (one transaction, in order) and return them with their ids."""
+        future: asyncio.Future[list[StoredEvent]] = asyncio.get_running_loop().create_future()
+        self._pending.append((events, future))
+        self._wakeup.set()
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="mcp-event-writer")
+        # Shielded: a cancelled producer must not lose track of a row being committed.
+        return await asyncio.shield(future)
+
+    def _take_batch(self) -> list[Pending]:
+        taken: list[Pending] = []
+        size = 0
+        while self._pending and (not taken or size + len(self._pending[0][0]) <= MAX_BATCH):
+            item = self._pending.pop(0)
+            taken.append(item)
+            size += len(item[0])
+        return taken
+
+    async def _run(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._pending:
+                await self._commit(self._take_batch())
+
+    async def _commit(self, taken: list[Pending]) -> None:
+        flat = [event for events, _ in taken for event in events]
+        try:
+            stored = await _insert_async(flat)
+        except Exception as exc:  # a failed batch fails its producers, not the writer
+            if len(taken) > 1 and dependency_down(exc) is None:
+                # Not an outage: one producer's events are at fault. Store each apart.
+                for item in taken:
+                    await self._commit([item])
+                return
+            logger.error("storing %d stream events failed: %s", len(flat), exc)
+            for _, future in taken:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        offset = 0
+        for events, future in taken:
+            if not future.done():
+                future.set_result(stored[offset : offset + len(events)])
+            offset += len(events)
+
+
+_writers: dict[asyncio.AbstractEventLoop, EventWriter] = {}
+
+
+def _writer() -> EventWriter:
+    """The writer of the running event loop (a process may run more than one loop)."""
+    loop = asyncio.get_running_loop()
+    writer = _writers.get(loop)
+    if writer is None:
+        for stale in [other for other in _writers if other.is_closed()]:
+            del _writers[stale]
+        writer = _writers[loop] = EventWriter()
+    return writer
+
+
+async def append(events: list[NewEvent]) -> list[StoredEvent]:
+    """Store events (group-committed with whatever else is being stored); they come back with their ids."""
+    return await _writer().append(events)
+
+
+# --- reads ---------------------------------------------------------------------------------
+def _exists(session_id: str, stream: str, pk: int) -> bool:
+    return StreamEvent.objects.filter(session_id=session_id, stream=stream, pk=pk).exists()
+
+
+def _after(session_id: str, stream: str, after_pk: int, limit: int) -> list[StoredEvent]:
+    rows = (
+        StreamEvent.objects.filter(session_id=session_id, stream=stream, pk__gt=after_pk)
+        .exclude(kind=StreamEvent.Kind.PRIMING)
+        .order_by("pk")
+        .values_list("pk", "kind", "message")[:limit]
+    )
+    return [StoredEvent(pk, stream, kind, message) for pk, kind, message in rows]
+
+
+def _is_finished(session_id: str, stream: str) -> bool:
+    return StreamEvent.objects.filter(
+        session_id=session_id, stream=stream, kind__in=StreamEvent.TERMINAL_KINDS
+    ).exists()
+
+
+@dataclass(frozen=True, slots=True)
+class StreamMeta:
+    """What a POST stream's priming row records, and whether the stream has ended."""
+
+    request_ids: list[Any] | None  # None: no priming row (not a request stream)
+    node: str | None  # the node running its requests
+    finished: bool
+
+
+def _stream_meta(session_id: str, stream: str) -> StreamMeta:
+    meta = (
+        StreamEvent.objects.filter(session_id=session_id, stream=stream, kind=StreamEvent.Kind.PRIMING)
+        .order_by("pk")
+        .values_list("message", flat=True)
+        .first()
+    )
+    meta = meta if isinstance(meta, dict) else {}
+    requests = list(meta["requests"]) if "requests" in meta else None
+    return StreamMeta(requests, meta.get("node"), _is_finished(session_id, stream))
+
+
+exists = database_sync_to_async(_exists)
+after = database_sync_to_async(_after)
+is_finished = database_sync_to_async(_is_finished)
+stream_meta = database_sync_to_async(_stream_meta)

@@ -1,0 +1,105 @@
+"""The Channels consumer for /mcp: an adapter between daphne's ASGI messages and the transport.
+
+It collects the body (refusing oversized ones), hands the request to a
+`StatefulTransport`, and offers that transport three ways to answer: a whole
+response (`reply`), the start of a stream (`start_stream`) and stream bytes
+(`write`). It ends on `http.disconnect`, which daphne also sends once a
+response is complete.
+
+Deviations from `AsyncHttpConsumer`, each on purpose:
+- No channel per request (`channel_layer_alias` names no layer, so Channels
+  opens none): the node's one relay listener serves every stream.
+- `dispatch()` does not close old database connections before each message:
+  every ORM call here goes through `database_sync_to_async`, which does.
+- `http_request()` does not stop the consumer after the body is handled: an
+  SSE response outlives it, written by tasks, until `http.disconnect`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
+from channels.generic.http import AsyncHttpConsumer
+from django.conf import settings
+
+from ..edge.headers import header_map
+from ..wire.jsonrpc import INVALID_REQUEST, HttpError
+from ..wire.versions import CONTENT_TYPE_JSON
+from .stateful import StatefulTransport
+
+logger = logging.getLogger(__name__)
+
+
+class McpConsumer(AsyncHttpConsumer):
+    channel_layer_alias = "mcpsite.no-layer-per-consumer"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.received = 0
+        self.replied = False  # a complete response went out
+        self.gone = False  # the client disconnected
+        self.transport: StatefulTransport | None = None
+
+    async def dispatch(self, message):
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    async def http_request(self, message):
+        if self.replied:
+            return
+        if self.transport is None:
+            self.transport = StatefulTransport(self, self.scope)
+            declared = header_map(self.scope).get("content-length", "")
+            if declared.isdigit() and int(declared) > settings.MCP_MAX_BODY_BYTES:
+                await self._too_large()
+        chunk = message.get("body", b"")
+        self.received += len(chunk)
+        if self.received > settings.MCP_MAX_BODY_BYTES:
+            await self._too_large()
+        self.body.append(chunk)
+        if not message.get("more_body"):
+            body, self.body = b"".join(self.body), []
+            await self.transport.handle(body)
+            if self.replied:
+                await self.transport.close()  # e.g. a GET slot claimed before an error reply
+                raise StopConsumer()
+
+    async def http_disconnect(self, message):
+        self.gone = True
+        if self.transport is not None:
+            await self.transport.close()
+        raise StopConsumer()
+
+    async def _too_large(self) -> None:
+        limit = settings.MCP_MAX_BODY_BYTES
+        await self.reply_error(HttpError(413, INVALID_REQUEST, f"Payload Too Large: the body exceeds {limit} bytes"))
+        raise StopConsumer()
+
+    # --- what the transport answers through ---------------------------------------------
+    async def reply(self, status: int, body: bytes, *, headers: list[tuple[bytes, bytes]] = ()) -> None:
+        """A whole response (JSON, or empty); at most one per request."""
+        if self.replied or self.gone:
+            return
+        self.replied = True
+        all_headers = list(headers)
+        if body:
+            all_headers.append((b"content-type", CONTENT_TYPE_JSON.encode()))
+        await self.send_response(status, body, headers=all_headers)
+
+    async def reply_error(self, error: HttpError, headers: list[tuple[bytes, bytes]] = ()) -> None:
+        logger.info(
+            "%s %s -> %d %s", self.scope.get("method"), self.scope.get("path"), error.status, error.message[:200]
+        )
+        await self.reply(error.status, error.body(), headers=error.header_list() + list(headers))
+
+    async def start_stream(self, headers: list[tuple[bytes, bytes]]) -> None:
+        await self.send_headers(status=200, headers=headers)
+
+    async def write(self, frame: bytes, more: bool) -> None:
+        """The byte sink of this response's StreamOutput."""
+        if not self.gone:
+            await self.send_body(frame, more_body=more)

@@ -1,0 +1,102 @@
+"""Opening an SSE response for a stream, and keeping it alive while it is open."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Protocol
+
+from django.conf import settings
+
+from ..runtime.publish import hub
+from ..runtime.tasks import TaskSet
+from ..store.sessions import SessionState, sessions
+from ..wire.jsonrpc import HttpError
+from ..wire.versions import CONTENT_TYPE_SSE
+from .get_stream import GetStreamSlot
+from .output import StreamOutput
+
+logger = logging.getLogger(__name__)
+
+SSE_HEADERS = [
+    (b"content-type", CONTENT_TYPE_SSE.encode()),
+    (b"cache-control", b"no-cache, no-transform"),
+    (b"x-accel-buffering", b"no"),  # nginx: do not buffer the stream
+]
+
+
+class Exchange(Protocol):
+    """The HTTP side of one request (transport.consumer.McpConsumer)."""
+
+    scope: dict
+    replied: bool
+
+    async def reply(self, status: int, body: bytes, *, headers: list[tuple[bytes, bytes]] = ()) -> None: ...
+    async def reply_error(self, error: HttpError, headers: list[tuple[bytes, bytes]] = ()) -> None: ...
+    async def start_stream(self, headers: list[tuple[bytes, bytes]]) -> None: ...
+    async def write(self, frame: bytes, more: bool) -> None: ...
+
+
+def session_headers(session: SessionState | None) -> list[tuple[bytes, bytes]]:
+    return [(b"mcp-session-id", session.id.encode())] if session else []
+
+
+async def open_stream(
+    exchange: Exchange,
+    session: SessionState,
+    stream: str,
+    *,
+    tasks: TaskSet,
+    slot: GetStreamSlot | None = None,
+    after_pk: int,
+    replay: bool = False,
+    prime_on_wire: bool = False,
+) -> StreamOutput:
+    """Register an output for (session, stream) with the hub, send the SSE headers, start the keep-alive."""
+    output = StreamOutput(
+        session.id, stream, exchange.write, after_pk=after_pk, replay=replay, prime_on_wire=prime_on_wire
+    )
+    hub.add(session.id, stream, output)
+    try:
+        await exchange.start_stream(SSE_HEADERS + session_headers(session))
+    except BaseException:
+        unregister(output)
+        raise
+    tasks.spawn(_keep_alive(output, session, slot))
+    return output
+
+
+def unregister(output: StreamOutput) -> None:
+    output.detach()
+    hub.discard(output.session_id, output.stream, output)
+
+
+async def _keep_alive(output: StreamOutput, session: SessionState, slot: GetStreamSlot | None) -> None:
+    """Every MCP_KEEPALIVE_SECONDS: a comment, a catch-up from the database, the session's liveness."""
+    while not output.closed:
+        await asyncio.sleep(settings.MCP_KEEPALIVE_SECONDS)
+        if output.closed:
+            return
+        await output.keepalive()
+        try:
+            await output.catch_up()
+            if not await _session_still_live(session):
+                await output.close()
+                return
+        except Exception as exc:
+            logger.warning("keep-alive work for stream %s failed: %s", output.stream, exc)
+        if slot is not None:
+            await slot.refresh()
+
+
+async def _session_still_live(session: SessionState) -> bool:
+    """An open stream keeps its session alive (a connected client is not idle); an ended one ends it.
+
+    This also closes streams of sessions ended where no message could reach (another process
+    without a shared channel layer), within one keep-alive interval.
+    """
+    fresh = await sessions.aget(session.id, shared_truth=True)
+    if fresh is None or not fresh.live:
+        return False
+    await sessions.atouch(fresh)
+    return True

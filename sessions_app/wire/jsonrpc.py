@@ -1,0 +1,107 @@
+"""JSON-RPC messages: builders, every error code this server answers with, and the two error kinds."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mcp_types import (
+    INTERNAL_ERROR,
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    METHOD_NOT_FOUND,
+    PARSE_ERROR,
+    UNSUPPORTED_PROTOCOL_VERSION,
+)
+
+# Implementation-defined codes (the -32000..-32099 server range, and MCP's own).
+TOO_MANY_REQUESTS = -32000  # the rate limit (the TypeScript reference's code)
+RESOURCE_NOT_FOUND = -32002  # the 2025-era code for an unknown resource
+REQUEST_LOST = -32003  # the node running the request went away before it answered
+REQUEST_CANCELLED = -32800  # JSON response mode: a cancelled request still needs a body
+
+__all__ = [
+    "INTERNAL_ERROR",
+    "INVALID_PARAMS",
+    "INVALID_REQUEST",
+    "METHOD_NOT_FOUND",
+    "PARSE_ERROR",
+    "REQUEST_CANCELLED",
+    "REQUEST_LOST",
+    "RESOURCE_NOT_FOUND",
+    "TOO_MANY_REQUESTS",
+    "UNSUPPORTED_PROTOCOL_VERSION",
+    "HttpError",
+    "RpcError",
+    "dumps",
+    "error_message",
+    "notification",
+    "result_message",
+]
+
+
+def dumps(message: Any) -> bytes:
+    """Compact UTF-8 JSON for the wire (escaped ASCII if a string cannot be encoded)."""
+    try:
+        return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode()
+    except UnicodeEncodeError:  # a lone surrogate: \\u-escapes are still valid JSON
+        return json.dumps(message, separators=(",", ":")).encode()
+
+
+def error_message(request_id: Any, code: int, message: str, data: Any = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if data is not None:
+        error["data"] = data
+    return {"jsonrpc": "2.0", "id": request_id, "error": error}
+
+
+def result_message(request_id: Any, result: dict[str, Any]) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": request_id, "result": result}
+
+
+def notification(method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    message: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
+    if params is not None:
+        message["params"] = params
+    return message
+
+
+class RpcError(Exception):
+    """A JSON-RPC error answered as the response to one request."""
+
+    def __init__(self, code: int, message: str, data: Any = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.data = data
+
+    def to_message(self, request_id: Any) -> dict[str, Any]:
+        return error_message(request_id, self.code, self.message, self.data)
+
+
+class HttpError(Exception):
+    """A request refused at the HTTP level: a status and a JSON-RPC error body (id null unless known)."""
+
+    def __init__(
+        self,
+        status: int,
+        code: int,
+        message: str,
+        data: Any = None,
+        headers: dict[str, str] | None = None,
+        request_id: Any = None,
+    ):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.data = data
+        self.headers = headers or {}
+        self.request_id = request_id
+
+    def body(self) -> bytes:
+        return dumps(error_message(self.request_id, self.code, self.message, self.data))
+
+    def header_list(self) -> list[tuple[bytes, bytes]]:
+        """The extra headers as ASGI wants them."""
+        return [(name.lower().encode(), value.encode()) for name, value in self.headers.items()]

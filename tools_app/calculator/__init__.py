@@ -1,0 +1,1 @@
+"""The reference calculator: tools, resources and prompts with a persisted history (a Django app)."""

@@ -1,0 +1,125 @@
+"""Calculation history in the database: recording, reading, statistics."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from channels.db import database_sync_to_async
+from django.db import transaction
+from django.db.models import Count
+
+from sessions_app.models import McpSession
+from sessions_app.runtime import notifications
+from sessions_app.runtime.tasks import TaskSet
+
+from .arithmetic import plain
+from .models import Calculation
+
+logger = logging.getLogger(__name__)
+
+HISTORY_LIMIT = 50  # the reference's ring: resources show a session's last 50
+HISTORY_URI = "calculator://history"
+STATS_URI = "calculator://stats"
+
+
+@dataclass
+class Entry:
+    operation: str
+    inputs: list[float]
+    result: float
+    expression: str
+
+
+def _record(session_id: str, entries: list[Entry]) -> list[Calculation]:
+    rows = [
+        Calculation(
+            session_id=session_id,
+            operation=e.operation,
+            inputs=[plain(x) for x in e.inputs],
+            result=e.result,
+            expression=e.expression,
+        )
+        for e in entries
+    ]
+    with transaction.atomic():
+        Calculation.objects.bulk_create(rows)
+    return rows
+
+
+async def record(session_id: str, entries: list[Entry]) -> list[Calculation]:
+    """Store calculations, then (in the background) tell subscribers the history and stats changed."""
+    if not entries:
+        return []
+    rows = await database_sync_to_async(_record)(session_id, entries)
+    _notifying.spawn(_notify(session_id))
+    return rows
+
+
+_notifying = TaskSet()
+
+
+async def _notify(session_id: str) -> None:
+    """The caller's tool call does not wait for every other session's subscriber to be told."""
+    try:
+        await notifications.resource_updated(HISTORY_URI, session_id=session_id)
+        await notifications.resource_list_changed(session_id)
+        await notifications.resource_updated(STATS_URI)
+    except Exception as exc:  # stored already; a lost notification must not fail anything
+        logger.warning("notifying history subscribers of session %s failed: %s", session_id, exc)
+
+
+def _recent(session_id: str, limit: int = HISTORY_LIMIT) -> list[dict]:
+    rows = Calculation.objects.filter(session_id=session_id).order_by("-created_at")[:limit]
+    return [row.as_json() for row in reversed(list(rows))]
+
+
+recent = database_sync_to_async(_recent)
+
+
+def _get(session_id: str, calculation_id: str) -> dict | None:
+    try:
+        key = uuid.UUID(calculation_id)
+    except ValueError:
+        return None
+    row = Calculation.objects.filter(session_id=session_id, pk=key).first()
+    return row.as_json() if row else None
+
+
+get = database_sync_to_async(_get)
+
+
+def _stats() -> dict:
+    breakdown = list(
+        Calculation.objects.values("operation").annotate(count=Count("id")).order_by("-count", "operation")
+    )
+    active = McpSession.objects.live().count()
+    return {
+        "totalCalculations": sum(item["count"] for item in breakdown),
+        "activeSessions": active,
+        "operationBreakdown": breakdown,
+    }
+
+
+stats = database_sync_to_async(_stats)
+
+
+def _session_info(session_id: str) -> dict | None:
+    session = McpSession.objects.filter(pk=session_id).first()
+    if session is None:
+        return None
+    now = datetime.now(UTC)
+    return {
+        "sessionId": session.id,
+        "protocolVersion": session.protocol_version,
+        "client": {"name": session.client_name, "version": session.client_version},
+        "startTime": session.created_at.isoformat(),
+        "lastActivity": session.last_activity_at.isoformat(),
+        "calculationCount": Calculation.objects.filter(session_id=session_id).count(),
+        "uptime": int((now - session.created_at).total_seconds() * 1000),
+    }
+
+
+session_info = database_sync_to_async(_session_info)
