@@ -124,6 +124,10 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         # Seconds to wait for a pooled connection before answering 503.
         "timeout": env_int("DB_POOL_TIMEOUT", 4),
     }
+    # With the pool, Django passes `check=ConnectionPool.check_connection`: each connection is checked
+    # as it is borrowed (one round trip) and a dead one replaced, so a PostgreSQL restart or
+    # pg_terminate_backend does not fail the requests that borrow next.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -152,6 +152,47 @@ async def test_listed_and_wildcard_origins():
     assert (await call(anything, http_scope(host="localhost", origin="https://other.example.com"))).status == 200
 
 
+NOT_ORIGINS = [
+    "http://evil.com\\@localhost",  # a backslash: some parsers read the host as localhost, browsers as evil.com
+    "http://user:pass@localhost",
+    "http://evil.com@localhost",
+    "http://localhost/path?q",
+    "http://localhost/",
+    "http://localhost#x",
+    "http://localhost:99999",
+    "http://localhost:",
+    "http://local host",
+    " http://localhost",
+    "http://localhost, http://evil.test",
+]
+
+
+@pytest.mark.parametrize("origin", NOT_ORIGINS)
+async def test_values_that_are_not_serialized_origins_are_refused(origin):
+    for origins in ((), ["*"], ["http://localhost"]):
+        inner = Inner()
+        response = await call(guard(inner, origins=origins), http_scope(host="localhost", origin=origin))
+        assert response.status == 403, (origin, origins)
+        assert rpc_error(response) == {"code": -32600, "message": "Forbidden: Origin not allowed"}
+        assert inner.scopes == []
+
+
+@pytest.mark.parametrize("origin", ["HTTP://LOCALHOST:8080", "http://127.0.0.1:65535", "https://[::1]"])
+async def test_serialized_localhost_origins_in_any_case_pass(origin):
+    assert (await call(guard(Inner()), http_scope(host="localhost", origin=origin))).status == 200
+
+
+@pytest.mark.parametrize(
+    "host", ["evil.test@localhost", "user:pw@localhost:8000", "localhost/path", "localhost x", "localhost:99999", ""]
+)
+async def test_host_values_that_are_not_host_and_port_get_421(host):
+    inner = Inner()
+    response = await call(guard(inner), http_scope(host=host))
+    assert response.status == 421
+    assert rpc_error(response)["message"] == "Misdirected Request: Invalid Host header"
+    assert inner.scopes == []
+
+
 def test_guard_refuses_a_string_for_a_list():
     with pytest.raises(TypeError, match="list of strings"):
         HostOriginGuard(Inner(), allowed_hosts="localhost", allowed_origins=[])

@@ -49,7 +49,7 @@ async def test_tool_errors_become_error_results(extra_server):
         crashed = await client.call_tool("crash", {})
         invalid = await client.call_tool("count_sessions", {"label": ""})
     assert refused.is_error and refused.content[0].text == "refused: policy"
-    assert crashed.is_error and crashed.content[0].text == "Tool crash failed: 'boom'"
+    assert crashed.is_error and crashed.content[0].text == "Tool crash failed with an internal error"
     assert (
         invalid.is_error
         and invalid.content[0].text == "Invalid arguments: label: String should have at least 1 character"

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from sessions_app.metrics import TOOL_CALLS
 from sessions_app.runtime.context import RequestContext, ToolContext
 from sessions_app.store import subscriptions
+from sessions_app.store.outages import dependency_down
 from sessions_app.wire.jsonrpc import INVALID_PARAMS, RESOURCE_NOT_FOUND, RpcError
 
 from .invoke import call_user_function
@@ -50,10 +51,13 @@ async def call_tool(ctx: RequestContext) -> dict[str, Any]:
     except RpcError:
         TOOL_CALLS.labels(tool=name, outcome="error").inc()
         raise
-    except Exception as exc:  # a failing tool is the model's problem to read, not a crash
-        logger.exception("tool %s failed", name)
+    except Exception as exc:
         TOOL_CALLS.labels(tool=name, outcome="error").inc()
-        return _error_result(f"Tool {name} failed: {exc}")
+        if dependency_down(exc):
+            raise  # an outage, not the tool's answer: methods.call makes it a JSON-RPC error
+        # A failing tool is the model's problem to read, not a crash; its text stays in the log.
+        logger.exception("tool %s failed", name)
+        return _error_result(f"Tool {name} failed with an internal error")
     TOOL_CALLS.labels(tool=name, outcome="ok").inc()
     return _tool_result(value)
 

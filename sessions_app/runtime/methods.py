@@ -17,6 +17,7 @@ from django.conf import settings
 from mcp_types import methods as wire_methods
 from pydantic import ValidationError
 
+from ..store.outages import dependency_down
 from ..store.sessions import sessions
 from ..wire.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, METHOD_NOT_FOUND, RpcError, error_message, result_message
 from ..wire.validation import describe_validation_error
@@ -76,7 +77,12 @@ class MethodTable:
             return result_message(ctx.request_id, await handler(ctx))
         except RpcError as exc:
             return exc.to_message(ctx.request_id)
-        except Exception:
+        except Exception as exc:
+            # No exception text reaches the client: an outage is named, anything else is "Internal error".
+            down = dependency_down(exc)
+            if down:
+                logger.error("%s in session %s: %s is unreachable: %s", ctx.method, ctx.session.id, down, exc)
+                return error_message(ctx.request_id, INTERNAL_ERROR, f"Service Unavailable: {down} is unreachable")
             logger.exception("%s failed in session %s", ctx.method, ctx.session.id)
             return error_message(ctx.request_id, INTERNAL_ERROR, "Internal error")
 

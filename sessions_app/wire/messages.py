@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,8 +16,10 @@ from .validation import describe_validation_error
 
 # A 2025-03-26 batch runs each request as a task; more than this in one POST is refused.
 MAX_BATCH_MESSAGES = 100
+# Cheap pre-filters on the raw text: a NUL or a surrogate can only come from such an escape. They may
+# also match an escaped backslash followed by "u0000" (the JSON text "C:\\\\u0000dir"), so the decoded strings decide.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-_NUL_ESCAPE = re.compile(r"\\u0000")
+_NUL_ESCAPE = "\\u0000"
 _SESSION_ID_CHARS = frozenset(chr(c) for c in range(0x21, 0x7F))
 
 
@@ -50,23 +53,42 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def _check_scalar_values(text: str, data: Any) -> None:
-    """Refuse lone surrogates (\\ud800): valid JSON escapes, but not Unicode text."""
-    if _SURROGATE_ESCAPE.search(text):
-        try:
-            json.dumps(data, ensure_ascii=False).encode("utf-8")
-        except UnicodeEncodeError:
-            raise ValueError("a string holds a lone UTF-16 surrogate") from None
+def _strings(data: Any) -> Iterator[str]:
+    """Every string in decoded JSON, object keys included (iterative: nesting depth costs no stack)."""
+    pending = [data]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, dict):
+            yield from item.keys()
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+
+
+def _check_strings(text: str, data: Any) -> None:
+    """Refuse U+0000 and lone surrogates (\\ud800): valid JSON escapes, but not text we store or echo."""
+    check_nul = _NUL_ESCAPE in text
+    check_surrogates = _SURROGATE_ESCAPE.search(text) is not None
+    if not (check_nul or check_surrogates):
+        return
+    for string in _strings(data):
+        if check_nul and "\x00" in string:
+            raise ValueError("strings must not contain U+0000 (NUL)")
+        if check_surrogates:
+            try:
+                string.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("a string holds a lone UTF-16 surrogate") from None
 
 
 def _decode(body: bytes) -> Any:
     try:
         # JSON on the wire is UTF-8 (RFC 8259 8.1); json.loads would also guess UTF-16/32.
         text = body.decode("utf-8")
-        if _NUL_ESCAPE.search(text):
-            raise ValueError("strings must not contain U+0000 (NUL)")
         data = json.loads(text, parse_constant=_reject_constant)
-        _check_scalar_values(text, data)
+        _check_strings(text, data)
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise HttpError(400, PARSE_ERROR, f"Parse error: {exc}") from None
     return data

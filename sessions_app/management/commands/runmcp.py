@@ -20,12 +20,13 @@ from django.core.management.base import BaseCommand, CommandError
 from twisted.internet import reactor
 
 from sessions_app.runtime.lifecycle import node
+from sessions_app.transport.body_limit import BodyLimit
 
 logger = logging.getLogger(__name__)
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
-class McpServer(Server):
+class McpServer(BodyLimit, Server):
     """daphne's server, remembering its listening ports (to stop listening on drain)."""
 
     def __init__(self, *args, **kwargs):

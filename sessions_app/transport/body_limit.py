@@ -1,0 +1,121 @@
+"""A body limit in daphne's HTTP layer, before any of the body is buffered.
+
+daphne (Twisted) reads a whole request body before it calls the application, and then queues it
+all at once: a consumer that counts bytes can refuse an oversized body only after it has arrived.
+Here the limit is applied while the body streams in:
+
+- a declared `Content-Length` over the limit is refused as soon as the headers end (no
+  `100 Continue` is sent, and nothing of the body is kept);
+- a chunked body is counted as it is decoded, and refused at the first byte over the limit.
+
+The refusal is a 413 with a JSON-RPC error body and `Connection: close`. The server then stops
+sending (a half-close), discards whatever the client still sends for `LINGER_SECONDS` so that the
+client can read the 413 instead of a reset, and closes. So what the HTTP layer holds for one request
+is bounded by the limit, whatever the client declares or sends.
+
+The consumer (`transport/consumer.py`) still checks the same limit: a second line, for servers
+started without this layer (`daphne mcpsite.asgi:application`, `runserver`).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from daphne.http_protocol import HTTPFactory, WebRequest
+from django.conf import settings
+from twisted.internet import reactor
+
+from ..wire.jsonrpc import INVALID_REQUEST, HttpError
+
+logger = logging.getLogger(__name__)
+
+# How long a refused connection keeps reading (and discarding) before it is closed.
+LINGER_SECONDS = 2.0
+
+
+class BodyLimitedRequest(WebRequest):
+    """daphne's request, refusing a body over `channel.factory.max_body_bytes` while it arrives."""
+
+    refused = False
+    body_received = 0
+
+    def gotLength(self, length):  # noqa: N802 (Twisted's name)
+        limit = self.channel.factory.max_body_bytes
+        if length is not None and length > limit:
+            self.requestHeaders.removeHeader(b"expect")  # no "100 Continue": we do not want the body
+            super().gotLength(0)
+            self.refuse(f"declared Content-Length {length}")
+            return
+        super().gotLength(length)
+
+    def handleContentChunk(self, data):  # noqa: N802
+        if self.refused:
+            return
+        self.body_received += len(data)
+        if self.body_received > self.channel.factory.max_body_bytes:
+            self.refuse("chunked body")
+            return
+        super().handleContentChunk(data)
+
+    def requestReceived(self, command, path, version):  # noqa: N802
+        if not self.refused:
+            super().requestReceived(command, path, version)
+
+    def refuse(self, what: str) -> None:
+        self.refused = True
+        channel = self.channel
+        limit = channel.factory.max_body_bytes
+        method = getattr(channel, "_command", b"?").decode("latin-1")
+        path = getattr(channel, "_path", b"?").decode("latin-1")[:200]
+        logger.warning("refused %s %s: %s over the %d-byte limit (413)", method, path, what, limit)
+        error = HttpError(413, INVALID_REQUEST, f"Payload Too Large: the body exceeds {limit} bytes")
+        body = error.body()
+        head = (
+            "HTTP/1.1 413 Payload Too Large\r\n"
+            "Content-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n"
+            "Connection: close\r\n\r\n"
+        )
+        transport = channel.transport
+        channel.dataReceived = _discard  # whatever else arrives on this connection
+        transport.write(head.encode("ascii") + body)
+        if hasattr(transport, "loseWriteConnection"):
+            transport.loseWriteConnection()  # the 413, then FIN; keep reading so the client sees it
+            reactor.callLater(LINGER_SECONDS, _close, transport)
+        else:
+            transport.loseConnection()
+
+
+def _discard(data: bytes) -> None:
+    pass
+
+
+def _close(transport) -> None:
+    if transport.connected:
+        transport.abortConnection()
+
+
+class BodyLimitedHTTPFactory(HTTPFactory):
+    def __init__(self, server, max_body_bytes: int):
+        super().__init__(server)
+        self.max_body_bytes = max_body_bytes
+
+    def buildProtocol(self, addr):  # noqa: N802
+        protocol = super().buildProtocol(addr)
+        protocol.requestFactory = BodyLimitedRequest
+        return protocol
+
+
+class BodyLimit:
+    """A mixin for daphne's `Server` (before it in the bases): its HTTP factory applies MCP_MAX_BODY_BYTES.
+
+    daphne's `Server.run()` builds its own `HTTPFactory`; this replaces it as it is assigned.
+    """
+
+    @property
+    def http_factory(self) -> HTTPFactory:
+        return self._http_factory
+
+    @http_factory.setter
+    def http_factory(self, factory: HTTPFactory) -> None:
+        self._http_factory = BodyLimitedHTTPFactory(self, settings.MCP_MAX_BODY_BYTES)
