@@ -35,6 +35,18 @@ class Inflight:
     stream: str | None
     cancellable: bool  # initialize is not (the 2025-11-25 rule)
     interrupted: bool = False  # the node is shutting down: answer "interrupted", not nothing
+    fenced: bool = False  # this node's lease lapsed: store nothing more for it
+    cancel_requested: bool = False
+    calling: bool = False  # between the task's first step and the method's return
+
+    def cancel(self) -> None:
+        """Cancel the method call if it runs; before its task starts, `_run` sees the flag first.
+
+        (A task cancelled before its first step never runs its coroutine: no end would be stored.)
+        """
+        self.cancel_requested = True
+        if self.calling:
+            self.task.cancel()
 
 
 class InflightRequests:
@@ -71,11 +83,21 @@ class InflightRequests:
             self._streams[(ctx.session.id, stream)] = self._streams.get((ctx.session.id, stream), 0) + 1
 
     async def _run(self, ctx: RequestContext, key: Key, stream: str | None) -> None:
+        entry = self._running[key]
         try:
             try:
-                response = await methods.call(ctx)
+                if entry.cancel_requested:
+                    raise asyncio.CancelledError
+                entry.calling = True
+                try:
+                    response = await methods.call(ctx)
+                finally:
+                    entry.calling = False
             except asyncio.CancelledError:
-                response = self._answer_to_cancellation(key, ctx)
+                if entry.fenced:
+                    logger.warning("request %s in session %s dropped: node fenced", ctx.request_id, ctx.session.id)
+                    return
+                response = self._answer_to_cancellation(entry, ctx)
             await self._finish(ctx, response)
         finally:
             self._running.pop(key, None)
@@ -86,9 +108,8 @@ class InflightRequests:
                 else:
                     self._streams[(ctx.session.id, stream)] = left
 
-    def _answer_to_cancellation(self, key: Key, ctx: RequestContext) -> dict[str, Any] | None:
-        entry = self._running.get(key)
-        if entry is not None and entry.interrupted:
+    def _answer_to_cancellation(self, entry: Inflight, ctx: RequestContext) -> dict[str, Any] | None:
+        if entry.interrupted:
             # The node is shutting down: say so, so a resume elsewhere ends at once.
             return error_message(
                 ctx.request_id, REQUEST_LOST, "Request interrupted: the server node shut down; send it again"
@@ -107,7 +128,7 @@ class InflightRequests:
         """Shutdown: cancel every running request, answering each with 'interrupted'."""
         for entry in self._running.values():
             entry.interrupted = True
-            entry.task.cancel()
+            entry.cancel()
         return len(self._running)
 
     async def wait_idle(self, timeout: float) -> bool:
@@ -122,13 +143,13 @@ class InflightRequests:
         entry = self._running.get(_key(session_id, request_id))
         if entry is None or not entry.cancellable:
             return False
-        entry.task.cancel()
+        entry.cancel()
         return True
 
     def cancel_session(self, session_id: str) -> int:
         doomed = [entry for (owner, _), entry in self._running.items() if owner == session_id]
         for entry in doomed:
-            entry.task.cancel()
+            entry.cancel()
         return len(doomed)
 
 

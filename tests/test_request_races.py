@@ -1,0 +1,102 @@
+"""Races around a request's life: cancelled before it starts, ended by expiry, claimed twice, too much work.
+
+Live `runmcp` servers on SQLite, driven over HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+
+import httpx2
+import pytest
+
+from .conftest import initialize, session_headers, start_module_server
+
+TTL = 4
+
+
+@pytest.fixture(scope="module")
+def racy(tmp_path_factory):
+    live = start_module_server(
+        tmp_path_factory,
+        "racy",
+        env={"MCP_HEARTBEAT_SECONDS": "1", "MCP_KEEPALIVE_SECONDS": "1", "MCP_SESSION_TTL": str(TTL)},
+    )
+    yield live
+    live.stop()
+
+
+def db_rows(server, sql: str, params: tuple = ()) -> list[tuple]:
+    with sqlite3.connect(server.database_url.removeprefix("sqlite:///")) as db:
+        return db.execute(sql, params).fetchall()
+
+
+def running_on_node(server) -> int:
+    ((running,),) = db_rows(server, "SELECT running FROM sessions_app_nodeheartbeat")
+    return running
+
+
+async def wait_until(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not in time: {what}")
+        await asyncio.sleep(0.1)
+
+
+def calculate(rid: int) -> dict:
+    return {
+        "jsonrpc": "2.0",
+        "id": rid,
+        "method": "tools/call",
+        "params": {"name": "calculate", "arguments": {"a": rid, "b": 1, "op": "add"}},
+    }
+
+
+def cancelled(rid: int) -> dict:
+    return {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": rid, "reason": "race"}}
+
+
+async def test_a_request_cancelled_before_it_starts_still_ends(racy, http):
+    session_id = initialize(http, racy.url)
+    hdrs = session_headers(session_id)
+    pairs = 60
+    async with httpx2.AsyncClient(timeout=10) as calls, httpx2.AsyncClient(timeout=10) as cancels:
+
+        async def call(rid: int) -> str:
+            response = await calls.post(racy.url, headers=hdrs, json=calculate(rid))
+            assert response.status_code == 200, response.text
+            return response.text
+
+        async def cancel(rid: int) -> None:
+            assert (await cancels.post(racy.url, headers=hdrs, json=cancelled(rid))).status_code == 202
+
+        async def pair(rid: int) -> str:
+            body, _ = await asyncio.gather(call(rid), cancel(rid))
+            return body
+
+        # Every POST stream ends (the client's timeout would fail the test otherwise).
+        bodies = await asyncio.wait_for(asyncio.gather(*(pair(rid) for rid in range(1, pairs + 1))), 30)
+    assert len(bodies) == pairs
+    # Every stream has its end stored: the response, or a "cancelled" row.
+    streams = db_rows(
+        racy,
+        "SELECT stream, SUM(kind IN ('response', 'cancelled')) FROM sessions_app_streamevent "
+        "WHERE session_id = ? AND stream != 'g' GROUP BY stream",
+        (session_id,),
+    )
+    assert len(streams) >= pairs and all(ends == 1 for _, ends in streams), streams
+    # Nothing is left running on the node.
+    await wait_until(lambda: running_on_node(racy) == 0, 10, "the node's running count back to 0")
+    # A resume of each stream ends at once (from its priming event: replay, then the end).
+    for stream, _ in streams[:10]:
+        ((first,),) = db_rows(
+            racy,
+            "SELECT MIN(id) FROM sessions_app_streamevent WHERE session_id = ? AND stream = ?",
+            (session_id, stream),
+        )
+        resume = {**hdrs, "accept": "text/event-stream", "last-event-id": f"{stream}-{first}"}
+        response = http.get(racy.url, headers=resume, timeout=5)
+        assert response.status_code == 200
