@@ -100,3 +100,46 @@ async def test_a_request_cancelled_before_it_starts_still_ends(racy, http):
         resume = {**hdrs, "accept": "text/event-stream", "last-event-id": f"{stream}-{first}"}
         response = http.get(racy.url, headers=resume, timeout=5)
         assert response.status_code == 200
+
+
+def stream_call(rid: int, count: int, interval: float) -> dict:
+    arguments = {"interval": interval, "count": count, "caller": "expiry"}
+    return {
+        "jsonrpc": "2.0",
+        "id": rid,
+        "method": "tools/call",
+        "params": {"name": "start-notification-stream", "arguments": arguments},
+    }
+
+
+async def test_expiry_ends_the_running_requests_of_a_session(racy, http):
+    session_id = initialize(http, racy.url)
+    hdrs = session_headers(session_id)
+    async with httpx2.AsyncClient(timeout=10) as client:
+        async with client.stream("POST", racy.url, headers=hdrs, json=stream_call(5, 60, 0.5)) as response:
+            seen = 0
+            async for line in response.aiter_lines():
+                seen += line.startswith("data: {")
+                if seen >= 2:
+                    break  # the client goes away; its request runs on
+
+    def stored() -> list[tuple[str, str]]:
+        return db_rows(
+            racy,
+            "SELECT stream, kind FROM sessions_app_streamevent WHERE session_id = ? AND stream != 'g' ORDER BY id",
+            (session_id,),
+        )
+
+    # Past the TTL (and a heartbeat), the request is ended: its stream gets its end and grows no more.
+    await wait_until(
+        lambda: stored() and stored()[-1][1] == "cancelled", TTL + 6, "the expired session's request ended"
+    )
+    count = len(stored())
+    await asyncio.sleep(2)
+    assert len(stored()) == count
+    assert count < 60
+    ping = http.post(racy.url, headers=hdrs, json={"jsonrpc": "2.0", "id": 6, "method": "ping"})
+    assert ping.status_code == 404
+    assert http.post(racy.url, headers=hdrs, json=cancelled(5)).status_code == 404
+    assert http.delete(racy.url, headers=hdrs).status_code == 404
+    await wait_until(lambda: running_on_node(racy) == 0, 5, "nothing left running")

@@ -16,11 +16,13 @@ from typing import Any
 from ..wire.jsonrpc import REQUEST_LOST, error_message
 from .backoff import retry_while_down
 from .context import RequestContext
+from .lease import NodeFenced
 from .methods import methods
 
 logger = logging.getLogger(__name__)
 
 Key = tuple[str, str]
+LOST_TEXT = "Request lost: the server node stalled and gave it up; send it again"
 
 
 def _key(session_id: str, request_id: Any) -> Key:
@@ -95,7 +97,7 @@ class InflightRequests:
                     entry.calling = False
             except asyncio.CancelledError:
                 if entry.fenced:
-                    logger.warning("request %s in session %s dropped: node fenced", ctx.request_id, ctx.session.id)
+                    await ctx.replies.abandon(error_message(ctx.request_id, REQUEST_LOST, LOST_TEXT))
                     return
                 response = self._answer_to_cancellation(entry, ctx)
             await self._finish(ctx, response)
@@ -121,6 +123,8 @@ class InflightRequests:
         """Store the response; while the database is down, keep trying (the request stays in flight)."""
         try:
             await retry_while_down(lambda: ctx.replies.finish(response), f"storing the response to {ctx.request_id}")
+        except NodeFenced:
+            logger.warning("response to %s in session %s dropped: this node is fenced", ctx.request_id, ctx.session.id)
         except Exception:
             logger.exception("could not deliver the response to %s in session %s", ctx.request_id, ctx.session.id)
 
@@ -130,6 +134,16 @@ class InflightRequests:
             entry.interrupted = True
             entry.cancel()
         return len(self._running)
+
+    def fence_all(self) -> list[tuple[str, str]]:
+        """This node's lease lapsed: cancel every request, storing nothing; their (session, stream)s."""
+        for entry in self._running.values():
+            entry.fenced = True
+            entry.cancel()
+        return [(entry.ctx.session.id, entry.stream) for entry in self._running.values() if entry.stream is not None]
+
+    def session_ids(self) -> set[str]:
+        return {session_id for session_id, _ in self._running}
 
     async def wait_idle(self, timeout: float) -> bool:
         """Wait up to `timeout` seconds for running requests to end; True if they all did."""
