@@ -52,3 +52,31 @@ async def test_a_stalled_node_stores_nothing_after_the_stream_ended(cluster):
             http, stalled, fresh, "tools/call", {"name": "calculate", "arguments": {"a": 2, "b": 3, "op": "add"}}
         )
         assert answer["result"]["content"][0]["text"] == "2 add 3 = 5"
+
+
+async def test_one_request_id_posted_to_two_nodes_at_once_runs_once(cluster):
+    a, b = cluster.nodes[:2]
+    async with httpx2.AsyncClient(timeout=httpx2.Timeout(10, read=30)) as http:
+        session_id = await open_session(http, a)
+        for rid in range(1, 13):
+            call = tool_call(rid, "start-notification-stream", {"interval": 0.3, "count": 3, "caller": f"twice-{rid}"})
+            answers = await asyncio.gather(
+                *(http.post(node.url, headers=headers(session_id), json=call) for node in (a, b))
+            )
+            statuses = sorted(response.status_code for response in answers)
+            assert statuses == [200, 400], [r.text for r in answers]
+            refused = next(response for response in answers if response.status_code == 400)
+            assert (
+                refused.json()["error"]["message"] == "Invalid Request: a request id is already in use in this session"
+            )
+        # Each call ran once: one stream of notifications per caller.
+        rows = cluster.postgres.query(
+            "SELECT message->'params'->>'data' FROM sessions_app_streamevent WHERE session_id = %s AND kind = 'notification'",
+            (session_id,),
+        )
+        texts = [text for (text,) in rows if text]
+        for rid in range(1, 13):
+            assert sum(f"'twice-{rid}'" in text for text in texts) == 3
+        # Once answered, the id is free again on any node.
+        again = await rpc(http, b, session_id, "ping", rid=1)
+        assert again["result"] == {}

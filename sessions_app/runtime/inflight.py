@@ -13,6 +13,9 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
+
+from ..store import claims
 from ..wire.jsonrpc import REQUEST_LOST, error_message
 from .backoff import retry_while_down
 from .context import RequestContext
@@ -88,27 +91,44 @@ class InflightRequests:
         entry = self._running[key]
         try:
             try:
-                if entry.cancel_requested:
-                    raise asyncio.CancelledError
-                entry.calling = True
-                try:
-                    response = await methods.call(ctx)
-                finally:
-                    entry.calling = False
+                response = await self._call(entry)
             except asyncio.CancelledError:
                 if entry.fenced:
+                    await self._release_claim(ctx)
                     await ctx.replies.abandon(error_message(ctx.request_id, REQUEST_LOST, LOST_TEXT))
                     return
                 response = self._answer_to_cancellation(entry, ctx)
+            # Free the id cluster-wide before the client can see the answer (and reuse the id).
+            await self._release_claim(ctx)
             await self._finish(ctx, response)
         finally:
-            self._running.pop(key, None)
-            if stream is not None:
-                left = self._streams.get((ctx.session.id, stream), 1) - 1
-                if left <= 0:
-                    self._streams.pop((ctx.session.id, stream), None)
-                else:
-                    self._streams[(ctx.session.id, stream)] = left
+            self._forget(key, ctx.session.id, stream)
+
+    async def _call(self, entry: Inflight) -> dict[str, Any]:
+        if entry.cancel_requested:
+            raise asyncio.CancelledError
+        entry.calling = True
+        try:
+            return await methods.call(entry.ctx)
+        finally:
+            entry.calling = False
+
+    def _forget(self, key: Key, session_id: str, stream: str | None) -> None:
+        self._running.pop(key, None)
+        if stream is not None:
+            left = self._streams.get((session_id, stream), 1) - 1
+            if left <= 0:
+                self._streams.pop((session_id, stream), None)
+            else:
+                self._streams[(session_id, stream)] = left
+
+    async def _release_claim(self, ctx: RequestContext) -> None:
+        if ctx.method == "initialize":
+            return  # a new session's first id: claimed only here
+        try:
+            await claims.arelease(ctx.session.id, ctx.request_id, settings.MCP_NODE_ID)
+        except Exception as exc:  # left behind: this node takes it back on its next claim of the id
+            logger.warning("could not release request id %r of session %s: %s", ctx.request_id, ctx.session.id, exc)
 
     def _answer_to_cancellation(self, entry: Inflight, ctx: RequestContext) -> dict[str, Any] | None:
         if entry.interrupted:
