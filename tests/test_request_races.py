@@ -13,8 +13,10 @@ import httpx2
 import pytest
 
 from .conftest import initialize, session_headers, start_module_server
+from .sse import iter_events
 
 TTL = 4
+EVENT_CAP = 50
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +24,12 @@ def racy(tmp_path_factory):
     live = start_module_server(
         tmp_path_factory,
         "racy",
-        env={"MCP_HEARTBEAT_SECONDS": "1", "MCP_KEEPALIVE_SECONDS": "1", "MCP_SESSION_TTL": str(TTL)},
+        env={
+            "MCP_HEARTBEAT_SECONDS": "1",
+            "MCP_KEEPALIVE_SECONDS": "1",
+            "MCP_SESSION_TTL": str(TTL),
+            "MCP_MAX_STREAM_EVENTS": str(EVENT_CAP),
+        },
     )
     yield live
     live.stop()
@@ -143,3 +150,28 @@ async def test_expiry_ends_the_running_requests_of_a_session(racy, http):
     assert http.post(racy.url, headers=hdrs, json=cancelled(5)).status_code == 404
     assert http.delete(racy.url, headers=hdrs).status_code == 404
     await wait_until(lambda: running_on_node(racy) == 0, 5, "nothing left running")
+
+
+def test_one_batch_cannot_ask_for_unbounded_work(racy, http):
+    session_id = initialize(http, racy.url, version="2025-03-26")
+    hdrs = session_headers(session_id, "2025-03-26")
+    # The seed tool's own bounds.
+    too_many = http.post(racy.url, headers=hdrs, json=stream_call(1, 100_000, 0))
+    (message,) = [e.message for e in iter_events(iter(too_many.text.splitlines())) if e.data]
+    assert message["result"]["isError"] is True
+    too_slow = http.post(racy.url, headers=hdrs, json=stream_call(2, 2, 3600))
+    (message,) = [e.message for e in iter_events(iter(too_slow.text.splitlines())) if e.data]
+    assert message["result"]["isError"] is True
+    # A batch shares one stream's budget of MCP_MAX_STREAM_EVENTS notifications.
+    batch = [stream_call(rid, 20, 0) for rid in range(10, 15)]
+    response = http.post(racy.url, headers=hdrs, json=batch, timeout=30)
+    assert response.status_code == 200
+    messages = [e.message for e in iter_events(iter(response.text.splitlines())) if e.data]
+    answers = {m["id"]: m for m in messages if "id" in m}
+    assert sorted(answers) == list(range(10, 15))
+    refused = [m for m in answers.values() if "error" in m]
+    assert refused and all(m["error"]["code"] == -32004 for m in refused)
+    assert refused[0]["error"]["message"] == (
+        f"Too many events: one request stream may carry at most {EVENT_CAP} notifications"
+    )
+    assert sum(1 for m in messages if m.get("method") == "notifications/message") == EVENT_CAP

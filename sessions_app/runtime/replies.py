@@ -34,6 +34,8 @@ Outgoing = tuple[str, dict[str, Any] | None]
 class Replies(Protocol):
     """What a running request talks back through."""
 
+    events: int  # notifications sent so far by the requests of this POST (RequestContext bounds it)
+
     async def notify(self, message: dict[str, Any]) -> None: ...
 
     async def finish(self, response: dict[str, Any] | None) -> None: ...
@@ -61,6 +63,7 @@ class SseReplies:
         self.request_ids = request_ids
         self._output = output
         self._remaining = len(request_ids)
+        self.events = 0
         self._primed = False
         self._outbox: list[Outgoing] = []
         self._flusher: asyncio.Task | None = None
@@ -166,6 +169,7 @@ class JsonReplies:
         self._send = send
         self._responses: list[dict[str, Any]] = []
         self._remaining = len(request_ids)
+        self.events = 0
 
     async def notify(self, message: dict[str, Any]) -> None:
         logger.debug("JSON response mode: dropping %s", message.get("method"))
