@@ -193,6 +193,10 @@ MCP_EVENT_RETENTION = env_int("MCP_EVENT_RETENTION", 86400)
 # Seconds between automatic purges (one node per interval does it); 0 = only `manage.py purge_mcp`.
 MCP_PURGE_INTERVAL = env_int("MCP_PURGE_INTERVAL", 300)
 MCP_MAX_BODY_BYTES = 4 * 1024 * 1024
+# --- bounds on the work of one POST (issue 9) ---
+# Notifications one POST's requests may send on its stream (a 2025-03-26 batch shares the
+# budget); the request that would exceed it fails with -32004. Default 20,000; 0 = no cap.
+MCP_MAX_STREAM_EVENTS = env_int("MCP_MAX_STREAM_EVENTS", 20_000)
 # The `retry:` hint (milliseconds) written with each stream's priming event.
 MCP_SSE_RETRY_MS = env_int("MCP_SSE_RETRY_MS", 1000)
 # Seconds between SSE keep-alive comments; each tick also re-reads missed events.

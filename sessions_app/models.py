@@ -151,6 +151,25 @@ class ResourceSubscription(models.Model):
         return f"{self.session_id} → {self.uri}"
 
 
+class RequestClaim(models.Model):
+    """A request id in use in a session, on whichever node runs it: one request per id, cluster-wide.
+
+    Taken before the request starts, released when its response is ready. A claim of a
+    node whose heartbeat lapsed is free again.
+    """
+
+    session = models.ForeignKey(McpSession, on_delete=models.CASCADE, related_name="claims")
+    request_key = models.CharField(max_length=64)  # sha256 of the id as JSON (1 and "1" differ)
+    node = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["session", "request_key"], name="one_claim_per_request_id")]
+
+    def __str__(self) -> str:
+        return f"{self.session_id} {self.request_key[:12]} on {self.node}"
+
+
 class NodeHeartbeat(models.Model):
     """A serving process, alive while its heartbeat is fresh.
 

@@ -79,6 +79,8 @@ class LiveServer:
             except httpx2.TransportError:
                 pass
             time.sleep(0.1)
+        self.process.kill()  # never leave a server behind that no fixture will stop
+        self.process.wait()
         raise RuntimeError(f"runmcp did not come up:\n{log_path.read_text()}")
 
     def stop(self, sig: int = signal.SIGTERM) -> None:

@@ -12,6 +12,9 @@ from .registry import ToolContext, registry
 
 NOTIFICATION_LOGGER = "notification_stream"
 TEST_RESOURCE_URI = "http:///test_resource"
+# Bounds of one call's work: at most this many notifications, this long between two.
+MAX_NOTIFICATIONS = 10_000
+MAX_INTERVAL_SECONDS = 60
 
 
 @registry.tool(
@@ -20,10 +23,12 @@ TEST_RESOURCE_URI = "http:///test_resource"
 )
 async def start_notification_stream(
     ctx: ToolContext,
-    interval: Annotated[float, Field(ge=0, le=3600, description="Interval between notifications in seconds")],
+    interval: Annotated[
+        float, Field(ge=0, le=MAX_INTERVAL_SECONDS, description="Interval between notifications in seconds")
+    ],
     count: Annotated[
         int | float,
-        Field(ge=0, le=100_000),
+        Field(ge=0, le=MAX_NOTIFICATIONS),
         WithJsonSchema({"type": "number", "description": "Number of notifications to send"}),
     ],
     caller: Annotated[str, Field(description="Identifier of the caller to include in notifications")],

@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from django.conf import settings
+
 from ..store.sessions import SessionState
-from ..wire.jsonrpc import notification
+from ..wire.jsonrpc import EVENT_LIMIT, RpcError, notification
 from ..wire.versions import log_level_allows
 from .notifications import send_to_session
 from .replies import Replies
@@ -36,7 +38,11 @@ class RequestContext:
         return self.task is not None and self.task.cancelling() > 0
 
     async def notify(self, method: str, params: dict[str, Any] | None = None) -> None:
-        """A notification related to this request, on the request's own stream."""
+        """A notification related to this request, on the request's own stream (at most MCP_MAX_STREAM_EVENTS)."""
+        cap = settings.MCP_MAX_STREAM_EVENTS
+        if cap and self.replies.events >= cap:
+            raise RpcError(EVENT_LIMIT, f"Too many events: one request stream may carry at most {cap} notifications")
+        self.replies.events += 1
         await self.replies.notify(notification(method, params))
 
 

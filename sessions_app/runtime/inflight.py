@@ -13,14 +13,19 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
+
+from ..store import claims
 from ..wire.jsonrpc import REQUEST_LOST, error_message
 from .backoff import retry_while_down
 from .context import RequestContext
+from .lease import NodeFenced
 from .methods import methods
 
 logger = logging.getLogger(__name__)
 
 Key = tuple[str, str]
+LOST_TEXT = "Request lost: the server node stalled and gave it up; send it again"
 
 
 def _key(session_id: str, request_id: Any) -> Key:
@@ -35,6 +40,18 @@ class Inflight:
     stream: str | None
     cancellable: bool  # initialize is not (the 2025-11-25 rule)
     interrupted: bool = False  # the node is shutting down: answer "interrupted", not nothing
+    fenced: bool = False  # this node's lease lapsed: store nothing more for it
+    cancel_requested: bool = False
+    calling: bool = False  # between the task's first step and the method's return
+
+    def cancel(self) -> None:
+        """Cancel the method call if it runs; before its task starts, `_run` sees the flag first.
+
+        (A task cancelled before its first step never runs its coroutine: no end would be stored.)
+        """
+        self.cancel_requested = True
+        if self.calling:
+            self.task.cancel()
 
 
 class InflightRequests:
@@ -71,24 +88,50 @@ class InflightRequests:
             self._streams[(ctx.session.id, stream)] = self._streams.get((ctx.session.id, stream), 0) + 1
 
     async def _run(self, ctx: RequestContext, key: Key, stream: str | None) -> None:
+        entry = self._running[key]
         try:
             try:
-                response = await methods.call(ctx)
+                response = await self._call(entry)
             except asyncio.CancelledError:
-                response = self._answer_to_cancellation(key, ctx)
+                if entry.fenced:
+                    await self._release_claim(ctx)
+                    await ctx.replies.abandon(error_message(ctx.request_id, REQUEST_LOST, LOST_TEXT))
+                    return
+                response = self._answer_to_cancellation(entry, ctx)
+            # Free the id cluster-wide before the client can see the answer (and reuse the id).
+            await self._release_claim(ctx)
             await self._finish(ctx, response)
         finally:
-            self._running.pop(key, None)
-            if stream is not None:
-                left = self._streams.get((ctx.session.id, stream), 1) - 1
-                if left <= 0:
-                    self._streams.pop((ctx.session.id, stream), None)
-                else:
-                    self._streams[(ctx.session.id, stream)] = left
+            self._forget(key, ctx.session.id, stream)
 
-    def _answer_to_cancellation(self, key: Key, ctx: RequestContext) -> dict[str, Any] | None:
-        entry = self._running.get(key)
-        if entry is not None and entry.interrupted:
+    async def _call(self, entry: Inflight) -> dict[str, Any]:
+        if entry.cancel_requested:
+            raise asyncio.CancelledError
+        entry.calling = True
+        try:
+            return await methods.call(entry.ctx)
+        finally:
+            entry.calling = False
+
+    def _forget(self, key: Key, session_id: str, stream: str | None) -> None:
+        self._running.pop(key, None)
+        if stream is not None:
+            left = self._streams.get((session_id, stream), 1) - 1
+            if left <= 0:
+                self._streams.pop((session_id, stream), None)
+            else:
+                self._streams[(session_id, stream)] = left
+
+    async def _release_claim(self, ctx: RequestContext) -> None:
+        if ctx.method == "initialize":
+            return  # a new session's first id: claimed only here
+        try:
+            await claims.arelease(ctx.session.id, ctx.request_id, settings.MCP_NODE_ID)
+        except Exception as exc:  # left behind: this node takes it back on its next claim of the id
+            logger.warning("could not release request id %r of session %s: %s", ctx.request_id, ctx.session.id, exc)
+
+    def _answer_to_cancellation(self, entry: Inflight, ctx: RequestContext) -> dict[str, Any] | None:
+        if entry.interrupted:
             # The node is shutting down: say so, so a resume elsewhere ends at once.
             return error_message(
                 ctx.request_id, REQUEST_LOST, "Request interrupted: the server node shut down; send it again"
@@ -100,6 +143,8 @@ class InflightRequests:
         """Store the response; while the database is down, keep trying (the request stays in flight)."""
         try:
             await retry_while_down(lambda: ctx.replies.finish(response), f"storing the response to {ctx.request_id}")
+        except NodeFenced:
+            logger.warning("response to %s in session %s dropped: this node is fenced", ctx.request_id, ctx.session.id)
         except Exception:
             logger.exception("could not deliver the response to %s in session %s", ctx.request_id, ctx.session.id)
 
@@ -107,8 +152,18 @@ class InflightRequests:
         """Shutdown: cancel every running request, answering each with 'interrupted'."""
         for entry in self._running.values():
             entry.interrupted = True
-            entry.task.cancel()
+            entry.cancel()
         return len(self._running)
+
+    def fence_all(self) -> list[tuple[str, str]]:
+        """This node's lease lapsed: cancel every request, storing nothing; their (session, stream)s."""
+        for entry in self._running.values():
+            entry.fenced = True
+            entry.cancel()
+        return [(entry.ctx.session.id, entry.stream) for entry in self._running.values() if entry.stream is not None]
+
+    def session_ids(self) -> set[str]:
+        return {session_id for session_id, _ in self._running}
 
     async def wait_idle(self, timeout: float) -> bool:
         """Wait up to `timeout` seconds for running requests to end; True if they all did."""
@@ -122,13 +177,13 @@ class InflightRequests:
         entry = self._running.get(_key(session_id, request_id))
         if entry is None or not entry.cancellable:
             return False
-        entry.task.cancel()
+        entry.cancel()
         return True
 
     def cancel_session(self, session_id: str) -> int:
         doomed = [entry for (owner, _), entry in self._running.items() if owner == session_id]
         for entry in doomed:
-            entry.task.cancel()
+            entry.cancel()
         return len(doomed)
 
 

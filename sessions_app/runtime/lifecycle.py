@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -26,8 +27,11 @@ from django.conf import settings
 from ..store import heartbeats
 from ..store.cache import cache
 from ..store.purge import purge
+from ..store.sessions import sessions
 from ..wire.event_ids import GET_STREAM
+from .fencing import fence
 from .inflight import inflight
+from .lease import lease
 from .publish import EVENT, deliver_from_other_node, hub
 from .relay import relay
 from .tasks import TaskSet
@@ -72,13 +76,21 @@ class Node:
         await heartbeats.arecord(self.node_id, self.draining, open_streams(), inflight.count())
 
     async def _heartbeat(self) -> None:
+        """Beat; fence this node first if its lease lapsed; then end the work of sessions that ended."""
         failing = False
+        lease.start()
         while True:
+            if lease.lapsed():
+                await fence.fence(self.node_id)
+            began = time.monotonic()
             try:
                 await self.record_heartbeat()
+                lease.renew(began)
                 if failing:
                     logger.info("node %s heartbeat restored", self.node_id)
                 failing = False
+                await fence.settle()
+                await end_expired_sessions()
             except Exception as exc:
                 if not failing:
                     logger.error("node %s heartbeat failed: %s", self.node_id, exc)
@@ -141,6 +153,20 @@ async def end_session(session_id: str) -> None:
     """Close every open stream of the session and cancel its requests, on every node."""
     await _end_session_here(session_id)
     await relay.broadcast({"type": END_SESSION, "session": session_id})
+
+
+async def end_expired_sessions() -> None:
+    """Expiry ends a session like DELETE: each node ends the requests and streams it holds of ended sessions.
+
+    (Run with every heartbeat. An open stream a client reads keeps its session alive, see
+    transport.streams; a request whose client went away does not.)
+    """
+    held = inflight.session_ids() | {session_id for session_id, _, _ in hub.listeners()}
+    if not held:
+        return
+    for session_id in await sessions.aended_among(held):
+        logger.info("session %s has expired or ended: ending its requests and streams here", session_id)
+        await _end_session_here(session_id)
 
 
 async def _end_session_here(session_id: str) -> None:

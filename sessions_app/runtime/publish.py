@@ -13,6 +13,7 @@ from ..store import eventlog
 from ..store.eventlog import NewEvent, StoredEvent
 from ..wire.jsonrpc import dumps
 from .hub import Hub
+from .lease import lease
 from .relay import relay
 
 EVENT = "mcp.event"
@@ -38,11 +39,19 @@ async def publish(session_id: str, event: StoredEvent) -> None:
 
 
 async def append_and_publish(events: list[NewEvent]) -> list[StoredEvent]:
-    """Store events (one transaction), then publish each in order; they come back with their ids."""
+    """Store events (one transaction), then publish each in order; the stored ones come back with their ids.
+
+    Events of a stream that has ended are refused by the event log and left out. A node
+    whose lease lapsed stores nothing (NodeFenced) until it holds its lease again.
+    """
+    lease.check()
     stored = await eventlog.append(events)
+    published = []
     for new, event in zip(events, stored, strict=True):
-        await publish(new.session_id, event)
-    return stored
+        if event is not None:
+            await publish(new.session_id, event)
+            published.append(event)
+    return published
 
 
 async def deliver_from_other_node(message: dict[str, Any]) -> None:

@@ -20,6 +20,7 @@ from ..store.eventlog import NewEvent
 from ..wire.jsonrpc import INTERNAL_ERROR, REQUEST_CANCELLED, error_message
 from .backoff import retry_while_down
 from .hub import Listener
+from .lease import NodeFenced
 from .publish import append_and_publish
 
 logger = logging.getLogger(__name__)
@@ -33,9 +34,14 @@ Outgoing = tuple[str, dict[str, Any] | None]
 class Replies(Protocol):
     """What a running request talks back through."""
 
+    events: int  # notifications sent so far by the requests of this POST (RequestContext bounds it)
+
     async def notify(self, message: dict[str, Any]) -> None: ...
 
     async def finish(self, response: dict[str, Any] | None) -> None: ...
+
+    async def abandon(self, response: dict[str, Any]) -> None:
+        """The node fenced itself: store nothing more; `response` is for a client waiting on this HTTP exchange."""
 
 
 class SseReplies:
@@ -57,6 +63,7 @@ class SseReplies:
         self.request_ids = request_ids
         self._output = output
         self._remaining = len(request_ids)
+        self.events = 0
         self._primed = False
         self._outbox: list[Outgoing] = []
         self._flusher: asyncio.Task | None = None
@@ -86,11 +93,27 @@ class SseReplies:
         await self._drained.wait()
         self._raise_failure()
 
+    async def abandon(self, response: dict[str, Any]) -> None:
+        await self._fence(NodeFenced("the node's lease lapsed"))
+
+    async def _fence(self, exc: NodeFenced) -> None:
+        """Store nothing more; the client reconnects (elsewhere) and resumes to the stream's verdict."""
+        if self._failure is None:
+            logger.warning("stream %s of session %s: nothing more is stored (%s)", self.stream, self.session_id, exc)
+        self._failure = self._failure or exc
+        self._outbox = []
+        self._priming_timer.cancel()
+        await self._output.close(retry_ms=settings.MCP_SSE_RETRY_MS)
+
     def _raise_failure(self) -> None:
+        if isinstance(self._failure, NodeFenced):
+            raise self._failure
         if self._failure is not None:
             raise RuntimeError(f"stream {self.stream} can no longer be stored") from self._failure
 
     def _ensure_flusher(self) -> None:
+        if self._failure is not None:
+            return
         if self._flusher is None or self._flusher.done():
             self._drained.clear()
             self._flusher = asyncio.create_task(self._flush())
@@ -103,6 +126,8 @@ class SseReplies:
                 what = f"storing events of stream {self.stream}"
                 await retry_while_down(lambda batch=taken: self._store(batch), what)
                 taken = []
+        except NodeFenced as exc:
+            await self._fence(exc)
         except Exception as exc:
             logger.error("storing events of stream %s (session %s) failed: %s", self.stream, self.session_id, exc)
             await self._store_fallback(taken + self._outbox)
@@ -144,9 +169,13 @@ class JsonReplies:
         self._send = send
         self._responses: list[dict[str, Any]] = []
         self._remaining = len(request_ids)
+        self.events = 0
 
     async def notify(self, message: dict[str, Any]) -> None:
         logger.debug("JSON response mode: dropping %s", message.get("method"))
+
+    async def abandon(self, response: dict[str, Any]) -> None:
+        await self.finish(response)  # nothing is stored in this mode; the client is told at once
 
     async def finish(self, response: dict[str, Any] | None) -> None:
         if response is None and not self.batch:

@@ -17,7 +17,7 @@ from channels.db import database_sync_to_async
 from django.db import transaction
 
 from ..metrics import EVENTS_STORED
-from ..models import StreamEvent
+from ..models import McpSession, StreamEvent
 from ..wire.event_ids import format_event_id
 from .outages import dependency_down
 
@@ -52,20 +52,49 @@ class NewEvent:
     message: dict[str, Any] | None
 
 
-def _insert(batch: list[NewEvent]) -> list[int]:
-    rows = [StreamEvent(session_id=e.session_id, stream=e.stream, kind=e.kind, message=e.message) for e in batch]
+def _ended_streams(keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Those of `keys` (session, stream) that already have their end stored."""
+    ended = StreamEvent.objects.filter(
+        session_id__in={session for session, _ in keys},
+        stream__in={stream for _, stream in keys},
+        kind__in=StreamEvent.TERMINAL_KINDS,
+    ).values_list("session_id", "stream")
+    return set(ended) & keys
+
+
+def _insert(batch: list[NewEvent]) -> list[int | None]:
+    """Store a batch in one transaction; events of a stream that has ended are refused (None).
+
+    Nothing may follow a stream's end (a late event of a node declared dead, say). The
+    check runs in the inserting transaction, after locking the rows of the batch's
+    sessions (PostgreSQL; SQLite's IMMEDIATE transactions hold the write lock anyway), so
+    an end stored by another node cannot slip in between the check and the insert.
+    """
+    keys = {(e.session_id, e.stream) for e in batch}
     with transaction.atomic():
+        sessions = sorted({session for session, _ in keys})
+        list(McpSession.objects.select_for_update(no_key=True).filter(pk__in=sessions).order_by("pk").values("pk"))
+        ended = _ended_streams(keys)
+        kept = [e for e in batch if (e.session_id, e.stream) not in ended]
+        rows = [StreamEvent(session_id=e.session_id, stream=e.stream, kind=e.kind, message=e.message) for e in kept]
         StreamEvent.objects.bulk_create(rows)
-    return [row.pk for row in rows]
+    for session_id, stream in sorted(ended):
+        refused = sum(1 for e in batch if (e.session_id, e.stream) == (session_id, stream))
+        logger.warning("refused %d event(s) of stream %s of session %s: it has ended", refused, stream, session_id)
+    pks = iter(row.pk for row in rows)
+    return [None if (e.session_id, e.stream) in ended else next(pks) for e in batch]
 
 
-async def _insert_async(batch: list[NewEvent]) -> list[StoredEvent]:
+async def _insert_async(batch: list[NewEvent]) -> list[StoredEvent | None]:
     pks = await database_sync_to_async(_insert)(batch)
-    EVENTS_STORED.inc(len(batch))
-    return [StoredEvent(pk, e.stream, e.kind, e.message) for e, pk in zip(batch, pks, strict=True)]
+    stored = [
+        None if pk is None else StoredEvent(pk, e.stream, e.kind, e.message) for e, pk in zip(batch, pks, strict=True)
+    ]
+    EVENTS_STORED.inc(sum(1 for event in stored if event is not None))
+    return stored
 
 
-Pending = tuple[list[NewEvent], "asyncio.Future[list[StoredEvent]]"]
+Pending = tuple[list[NewEvent], "asyncio.Future[list[StoredEvent | None]]"]
 
 
 class EventWriter:
@@ -76,9 +105,9 @@ class EventWriter:
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task | None = None
 
-    async def append(self, events: list[NewEvent]) -> list[StoredEvent]:
-        """Store `events` together (one transaction, in order) and return them with their ids."""
-        future: asyncio.Future[list[StoredEvent]] = asyncio.get_running_loop().create_future()
+    async def append(self, events: list[NewEvent]) -> list[StoredEvent | None]:
+        """Store `events` together (one transaction, in order) and return them with their ids (None: refused)."""
+        future: asyncio.Future[list[StoredEvent | None]] = asyncio.get_running_loop().create_future()
         self._pending.append((events, future))
         self._wakeup.set()
         if self._task is None or self._task.done():
@@ -138,8 +167,11 @@ def _writer() -> EventWriter:
     return writer
 
 
-async def append(events: list[NewEvent]) -> list[StoredEvent]:
-    """Store events (group-committed with whatever else is being stored); they come back with their ids."""
+async def append(events: list[NewEvent]) -> list[StoredEvent | None]:
+    """Store events (group-committed with whatever else is being stored); they come back with their ids.
+
+    An event of a stream that has already ended is refused: None in its place.
+    """
     return await _writer().append(events)
 
 

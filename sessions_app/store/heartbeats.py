@@ -10,6 +10,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from ..models import NodeHeartbeat
+from .background import on_upkeep_thread
 
 
 def _record(node_id: str, draining: bool, streams: dict[str, list[str]], inflight: int) -> None:
@@ -40,6 +41,6 @@ def alive_nodes() -> list[NodeHeartbeat]:
     return list(NodeHeartbeat.objects.filter(last_seen__gte=cutoff))
 
 
-arecord = database_sync_to_async(_record)
+arecord = on_upkeep_thread(_record)  # never queued behind request work
 ais_alive = database_sync_to_async(_is_alive)
 aforget = database_sync_to_async(_forget)

@@ -18,6 +18,7 @@ from django.conf import settings
 
 from ..models import McpSession
 from ..wire.messages import plausible_session_id
+from .background import on_upkeep_thread
 from .cache import cache
 
 # How stale last_activity may get before a request writes it back (a fraction of the TTL).
@@ -121,6 +122,14 @@ class SessionStore:
         cache.backend.delete(_key(session_id))
         return bool(updated)
 
+    def ended_among(self, session_ids: set[str]) -> set[str]:
+        """Those of `session_ids` that are terminated, expired or gone (the database's word)."""
+        ids = sorted(session_ids)
+        live: set[str] = set()
+        for start in range(0, len(ids), 500):  # SQLite caps the parameters of one query
+            live.update(McpSession.objects.live().filter(pk__in=ids[start : start + 500]).values_list("pk", flat=True))
+        return set(ids) - live
+
     # --- async ------------------------------------------------------------------------
     async def acreate(
         self, version: str, client_info: dict[str, Any], capabilities: dict[str, Any]
@@ -149,6 +158,9 @@ class SessionStore:
 
     async def aset_log_level(self, session_id: str, level: str) -> None:
         await database_sync_to_async(self._set_log_level)(session_id, level)
+
+    async def aended_among(self, session_ids: set[str]) -> set[str]:
+        return await on_upkeep_thread(self.ended_among)(session_ids)  # the node's upkeep, not request work
 
     async def aterminate(self, session_id: str) -> bool:
         return await database_sync_to_async(self.terminate)(session_id)

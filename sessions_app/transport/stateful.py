@@ -8,6 +8,7 @@ long: requests run as tasks of their own and streams are written by tasks.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -23,7 +24,7 @@ from ..runtime.lifecycle import node
 from ..runtime.methods import methods, validate_params
 from ..runtime.replies import JsonReplies, SseReplies
 from ..runtime.tasks import TaskSet
-from ..store import eventlog
+from ..store import claims, eventlog
 from ..store.eventlog import NewEvent
 from ..store.outages import dependency_down
 from ..store.sessions import SessionState, sessions
@@ -157,15 +158,27 @@ class StatefulTransport:
             await self.reply(202)  # notifications and responses only: nothing to answer
             return
         ids = [r["id"] for r in requests]
-        # Checked and claimed with no await in between, so two POSTs cannot both take an id.
-        if len({dumps(i) for i in ids}) != len(ids) or not inflight.claim(session.id, ids):
-            raise HttpError(
-                400,
-                INVALID_REQUEST,
-                "Invalid Request: a request id is already in use in this session",
-                request_id=incoming.first_request_id,
-            )
+        await self._claim(session, ids, incoming.first_request_id)
         await self._run(session, requests, incoming.batch, json_mode)
+
+    async def _claim(self, session: SessionState, ids: list[Any], first_request_id: Any) -> None:
+        """Take the request ids: on this node (no await between check and claim), then cluster-wide."""
+        in_use = HttpError(
+            400,
+            INVALID_REQUEST,
+            "Invalid Request: a request id is already in use in this session",
+            request_id=first_request_id,
+        )
+        if len({dumps(i) for i in ids}) != len(ids) or not inflight.claim(session.id, ids):
+            raise in_use
+        try:
+            claimed = await claims.aclaim(session.id, ids, settings.MCP_NODE_ID)
+        except BaseException:
+            inflight.release(session.id, ids)
+            raise
+        if not claimed:
+            inflight.release(session.id, ids)
+            raise in_use
 
     def _note_rpc(self, incoming: Incoming) -> None:
         rpc, tool = rpc_label(incoming)
@@ -213,11 +226,20 @@ class StatefulTransport:
                 replies = SseReplies(session.id, stream, ids, self.output)
         except BaseException:
             inflight.release(session.id, ids)
+            await asyncio.shield(self._release_claims(session.id, ids))
             raise
         for request in requests:
             ctx = RequestContext(session, request["id"], request["method"], request.get("params"), replies)
             ctx.params_checked = params_checked
             inflight.start(ctx, stream)
+
+    @staticmethod
+    async def _release_claims(session_id: str, ids: list[Any]) -> None:
+        for request_id in ids:
+            try:
+                await claims.arelease(session_id, request_id, settings.MCP_NODE_ID)
+            except Exception as exc:  # left behind: this node takes it back on its next claim of the id
+                logger.warning("could not release request id %r of session %s: %s", request_id, session_id, exc)
 
     async def _send_json(self, message: Any) -> None:
         if message is None:

@@ -18,6 +18,7 @@ from mcp_types import (
 TOO_MANY_REQUESTS = -32000  # the rate limit (the TypeScript reference's code)
 RESOURCE_NOT_FOUND = -32002  # the 2025-era code for an unknown resource
 REQUEST_LOST = -32003  # the node running the request went away before it answered
+EVENT_LIMIT = -32004  # a POST's stream reached MCP_MAX_STREAM_EVENTS
 REQUEST_CANCELLED = -32800  # JSON response mode: a cancelled request still needs a body
 
 __all__ = [
