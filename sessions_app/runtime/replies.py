@@ -37,6 +37,8 @@ class Replies(Protocol):
 
     async def finish(self, response: dict[str, Any] | None) -> None: ...
 
+    async def close_stream(self, retry_ms: int) -> bool: ...
+
 
 class SseReplies:
     """One POST's SSE stream: every message is stored, then published to its listeners.
@@ -85,6 +87,20 @@ class SseReplies:
         self._ensure_flusher()
         await self._drained.wait()
         self._raise_failure()
+
+    async def close_stream(self, retry_ms: int) -> bool:
+        """End this POST's response now, with `retry:`; the requests go on (SEP-1699 polling).
+
+        Everything sent so far (and the priming row, the client's first resume point) is
+        stored and written first, so the client resumes with a GET and Last-Event-ID and
+        gets the rest from the event log, on any node.
+        """
+        self._raise_failure()
+        self._ensure_flusher()
+        await self._drained.wait()
+        self._raise_failure()
+        await self._output.close(retry_ms=retry_ms)
+        return True
 
     def _raise_failure(self) -> None:
         if self._failure is not None:
@@ -147,6 +163,9 @@ class JsonReplies:
 
     async def notify(self, message: dict[str, Any]) -> None:
         logger.debug("JSON response mode: dropping %s", message.get("method"))
+
+    async def close_stream(self, retry_ms: int) -> bool:
+        return False  # one JSON body: there is no stream to close early
 
     async def finish(self, response: dict[str, Any] | None) -> None:
         if response is None and not self.batch:
