@@ -225,6 +225,13 @@ MCP_DRAIN_SECONDS = env_int("MCP_DRAIN_SECONDS", 20)
 # resuming its old requests learn they were lost. MCP_NODE_ID adds a readable prefix.
 MCP_NODE_ID = f"{os.environ.get('MCP_NODE_ID') or 'node'}-{uuid.uuid4().hex[:12]}"
 
+# --- MCP: conformance fixtures ------------------------------------------------
+# The official conformance suite's fixture tools, resources and prompts (tools_app.conformance),
+# for running the suite against this server. Off by default: they are test offerings, not features.
+MCP_CONFORMANCE_FIXTURES = env_bool("MCP_CONFORMANCE_FIXTURES", False)
+if MCP_CONFORMANCE_FIXTURES:
+    INSTALLED_APPS.append("tools_app.conformance")
+
 # --- Logging -----------------------------------------------------------------
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
 LOGGING = {

@@ -82,3 +82,62 @@ async def test_cancellation_reaches_the_tool(extra_server):
     (stream,) = {s for s, _, m in events if m and m.get("params", {}).get("data") == "cancelled=True"}
     kinds = [kind for s, kind, _ in events if s == stream]
     assert kinds == ["priming", "notification", "cancelled"]  # the tool saw it; no response was sent
+
+
+# --- tools with an explicit input schema (registry.tool(input_schema=...)) ----------------------
+
+
+def _schema_tool(schema, fn):
+    from tools_app.registry import Registry
+
+    return Registry().add_tool(fn, name="explicit", input_schema=schema)
+
+
+def test_an_explicit_schema_must_be_a_valid_object_schema():
+    async def any_arguments(**arguments):
+        return ""
+
+    with pytest.raises(ValueError, match="type 'object'"):
+        _schema_tool({"type": "string"}, any_arguments)
+    with pytest.raises(ValueError, match="not a valid JSON Schema"):
+        _schema_tool({"type": "object", "properties": {"a": {"type": "no-such-type"}}}, any_arguments)
+
+
+def test_the_function_must_take_every_argument_the_schema_lets_through():
+    closed = {
+        "type": "object",
+        "properties": {"a": {"type": "string"}},
+        "required": ["a"],
+        "additionalProperties": False,
+    }
+
+    async def takes_a(a):
+        return a
+
+    async def takes_nothing():
+        return ""
+
+    _schema_tool(closed, takes_a)
+    with pytest.raises(ValueError, match="no parameter for a"):
+        _schema_tool(closed, takes_nothing)
+    with pytest.raises(ValueError, match="needs \\*\\*kwargs"):
+        _schema_tool({**closed, "additionalProperties": True}, takes_a)
+    with pytest.raises(ValueError, match="give them defaults"):
+        _schema_tool({**closed, "required": []}, takes_a)
+
+
+def test_an_explicit_schema_is_listed_unchanged_and_checks_arguments():
+    from tools_app.schema import InvalidArguments
+
+    schema = {"type": "object", "properties": {"n": {"type": "integer", "minimum": 1}}, "x-vendor": {"kept": True}}
+
+    async def count(**arguments):
+        return ""
+
+    tool = _schema_tool(schema, count)
+    assert tool.definition()["inputSchema"] == schema
+    assert tool.validate({"n": 2}) == {"n": 2}
+    with pytest.raises(InvalidArguments, match="n: 0 is less than the minimum of 1"):
+        tool.validate({"n": 0})
+    with pytest.raises(InvalidArguments, match="must be an object"):
+        tool.validate(["n"])

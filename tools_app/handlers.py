@@ -22,6 +22,7 @@ from .invoke import call_user_function
 from .prompts import PromptError
 from .registry import registry
 from .resources import ResourceNotFound
+from .schema import InvalidArguments
 from .tools import ToolError, invalid_arguments
 
 logger = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ async def call_tool(ctx: RequestContext) -> dict[str, Any]:
         raise RpcError(INVALID_PARAMS, f"Unknown tool: {name}")
     try:
         arguments = tool.validate(ctx.params.get("arguments"))
-    except ValidationError as exc:
+    except (ValidationError, InvalidArguments) as exc:
         TOOL_CALLS.labels(tool=name, outcome="invalid").inc()
         return _error_result(invalid_arguments(exc))
     try:

@@ -25,9 +25,12 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from pydantic import BaseModel
+
 from .prompts import Prompt, prompt_arguments
 from .resources import Completer, Resource, ResourceTemplate
-from .tools import Tool, ToolContext, ToolError, arguments_model
+from .schema import SchemaArguments
+from .tools import Tool, ToolContext, ToolError, arguments_model, context_parameter
 
 __all__ = ["Registry", "ToolContext", "ToolError", "registry"]
 
@@ -59,13 +62,20 @@ class Registry:
         description: str | None = None,
         title: str | None = None,
         annotations: dict[str, Any] | None = None,
+        input_schema: dict[str, Any] | None = None,
     ) -> Tool:
+        """`input_schema`: list this JSON Schema as is and validate arguments with it (else: type hints)."""
         tool_name = name or fn.__name__
         if not TOOL_NAME.match(tool_name):
             raise ValueError(f"tool name {tool_name!r} must be 1-128 characters of A-Z a-z 0-9 _ . -")
         if tool_name in self._tools:
             raise ValueError(f"tool {tool_name!r} is registered twice")
-        model, context_param = arguments_model(tool_name, fn)
+        explicit = None
+        if input_schema is not None:
+            model, context_param = BaseModel, context_parameter(fn)
+            explicit = SchemaArguments(tool_name, input_schema, fn, context_param)
+        else:
+            model, context_param = arguments_model(tool_name, fn)
         tool = Tool(
             name=tool_name,
             fn=fn,
@@ -74,6 +84,7 @@ class Registry:
             annotations=annotations,
             arguments_model=model,
             context_param=context_param,
+            explicit_schema=explicit,
         )
         self._tools[tool_name] = tool
         return tool

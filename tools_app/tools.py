@@ -1,7 +1,9 @@
 """Tools: typed Python functions whose parameters become a pydantic model.
 
 The model gives the JSON Schema in tools/list and validates the arguments
-before the function runs.
+before the function runs. A tool registered with an explicit `input_schema`
+(any JSON Schema, 2020-12 by default) is listed with that schema exactly as
+given and its arguments are validated against it (see `SchemaArguments`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sessions_app.runtime.context import ToolContext
 from sessions_app.wire.validation import describe_validation_error
 
 from .invoke import call_user_function
+from .schema import InvalidArguments, SchemaArguments
 
 
 class ToolError(Exception):
@@ -33,9 +36,13 @@ class Tool:
     annotations: dict[str, Any] | None = None
     arguments_model: type[BaseModel] = field(default=BaseModel)
     context_param: str | None = None
+    explicit_schema: SchemaArguments | None = None  # registered with input_schema=...
 
     def definition(self) -> dict[str, Any]:
-        schema = plain_schema(self.arguments_model.model_json_schema())
+        if self.explicit_schema is not None:
+            schema = self.explicit_schema.definition()
+        else:
+            schema = plain_schema(self.arguments_model.model_json_schema())
         tool: dict[str, Any] = {"name": self.name, "description": self.description, "inputSchema": schema}
         if self.title:
             tool["title"] = self.title
@@ -43,11 +50,17 @@ class Tool:
             tool["annotations"] = self.annotations
         return tool
 
-    def validate(self, arguments: dict[str, Any] | None) -> BaseModel:
+    def validate(self, arguments: dict[str, Any] | None) -> BaseModel | dict[str, Any]:
+        """The arguments the function gets; raises ValidationError or InvalidArguments."""
+        if self.explicit_schema is not None:
+            return self.explicit_schema.validate(arguments)
         return self.arguments_model.model_validate(arguments or {})
 
-    async def call(self, ctx: ToolContext, arguments: BaseModel) -> Any:
-        kwargs = {name: getattr(arguments, name) for name in type(arguments).model_fields}
+    async def call(self, ctx: ToolContext, arguments: BaseModel | dict[str, Any]) -> Any:
+        if isinstance(arguments, dict):
+            kwargs = dict(arguments)
+        else:
+            kwargs = {name: getattr(arguments, name) for name in type(arguments).model_fields}
         if self.context_param:
             kwargs[self.context_param] = ctx
         return await call_user_function(self.fn, **kwargs)
@@ -89,6 +102,12 @@ def plain_schema(schema: dict[str, Any]) -> dict[str, Any]:
     return walk(schema)
 
 
+def context_parameter(fn: Callable[..., Any]) -> str | None:
+    """The name of `fn`'s ToolContext parameter, if it has one."""
+    hints = get_type_hints(fn, include_extras=True)
+    return next((name for name in inspect.signature(fn).parameters if hints.get(name) is ToolContext), None)
+
+
 def arguments_model(name: str, fn: Callable[..., Any]) -> tuple[type[BaseModel], str | None]:
     """A pydantic model of `fn`'s parameters, and the name of its context parameter if any."""
     hints = get_type_hints(fn, include_extras=True)
@@ -106,6 +125,8 @@ def arguments_model(name: str, fn: Callable[..., Any]) -> tuple[type[BaseModel],
     return model, context_param
 
 
-def invalid_arguments(error: ValidationError) -> str:
+def invalid_arguments(error: ValidationError | InvalidArguments) -> str:
     """A message a model can act on: which argument, and what is wrong with it."""
+    if isinstance(error, InvalidArguments):
+        return f"Invalid arguments: {error}"
     return "Invalid arguments: " + describe_validation_error(error, default_where="arguments")

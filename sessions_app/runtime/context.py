@@ -15,7 +15,7 @@ from django.conf import settings
 
 from ..store.sessions import SessionState
 from ..wire.jsonrpc import EVENT_LIMIT, RpcError, notification
-from ..wire.versions import log_level_allows
+from ..wire.versions import PRIMING_VERSIONS, log_level_allows
 from .notifications import send_to_session
 from .replies import Replies
 
@@ -55,6 +55,10 @@ class ToolContext:
     @property
     def session_id(self) -> str:
         return self._request.session.id
+
+    @property
+    def client_capabilities(self) -> dict[str, Any]:
+        return self._request.session.client_capabilities
 
     @property
     def request_id(self) -> Any:
@@ -99,3 +103,16 @@ class ToolContext:
 
     async def resource_updated(self, uri: str) -> None:
         await self.notify_session("notifications/resources/updated", {"uri": uri})
+
+    async def close_stream(self, retry_ms: int | None = None) -> bool:
+        """Close this request's SSE response now; the request goes on (SEP-1699 polling).
+
+        What was sent so far is stored and written first; the response ends with
+        `retry: retry_ms` (default MCP_SSE_RETRY_MS), and the client gets the rest by
+        resuming with GET and Last-Event-ID, from any node. Only a client on a revision
+        whose streams open with a priming event (2025-11-25) was told it may be closed on:
+        elsewhere, and in JSON response mode, nothing is closed and this returns False.
+        """
+        if self._request.session.protocol_version not in PRIMING_VERSIONS:
+            return False
+        return await self._request.replies.close_stream(settings.MCP_SSE_RETRY_MS if retry_ms is None else retry_ms)

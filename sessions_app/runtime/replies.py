@@ -43,6 +43,8 @@ class Replies(Protocol):
     async def abandon(self, response: dict[str, Any]) -> None:
         """The node fenced itself: store nothing more; `response` is for a client waiting on this HTTP exchange."""
 
+    async def close_stream(self, retry_ms: int) -> bool: ...
+
 
 class SseReplies:
     """One POST's SSE stream: every message is stored, then published to its listeners.
@@ -104,6 +106,20 @@ class SseReplies:
         self._outbox = []
         self._priming_timer.cancel()
         await self._output.close(retry_ms=settings.MCP_SSE_RETRY_MS)
+
+    async def close_stream(self, retry_ms: int) -> bool:
+        """End this POST's response now, with `retry:`; the requests go on (SEP-1699 polling).
+
+        Everything sent so far (and the priming row, the client's first resume point) is
+        stored and written first, so the client resumes with a GET and Last-Event-ID and
+        gets the rest from the event log, on any node.
+        """
+        self._raise_failure()
+        self._ensure_flusher()
+        await self._drained.wait()
+        self._raise_failure()
+        await self._output.close(retry_ms=retry_ms)
+        return True
 
     def _raise_failure(self) -> None:
         if isinstance(self._failure, NodeFenced):
@@ -176,6 +192,9 @@ class JsonReplies:
 
     async def abandon(self, response: dict[str, Any]) -> None:
         await self.finish(response)  # nothing is stored in this mode; the client is told at once
+
+    async def close_stream(self, retry_ms: int) -> bool:
+        return False  # one JSON body: there is no stream to close early
 
     async def finish(self, response: dict[str, Any] | None) -> None:
         if response is None and not self.batch:
