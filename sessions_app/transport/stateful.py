@@ -19,7 +19,6 @@ from ..models import StreamEvent
 from ..runtime import lifecycle
 from ..runtime.context import RequestContext
 from ..runtime.inflight import inflight
-from ..runtime.lifecycle import node
 from ..runtime.methods import methods, validate_params
 from ..runtime.replies import JsonReplies, SseReplies
 from ..runtime.tasks import TaskSet
@@ -66,13 +65,6 @@ class StatefulTransport:
     async def handle(self, body: bytes) -> None:
         """Serve the request; every failure becomes an HTTP error or the end of an open stream."""
         try:
-            if node.draining and self.method in ("POST", "GET"):
-                raise HttpError(
-                    503,
-                    INTERNAL_ERROR,
-                    "Service Unavailable: this node is shutting down; retry on another",
-                    headers={"Retry-After": "1", "Connection": "close"},
-                )
             if self.method == "POST":
                 await self.post(body)
             elif self.method == "GET":
