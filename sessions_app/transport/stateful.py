@@ -37,6 +37,7 @@ from .checks import check_post_headers, live_session, rpc_label
 from .get_stream import GetStreamSlot
 from .output import StreamOutput, priming_frame
 from .resume import end_on_failure, resume_request_stream
+from .stream_cap import stream_cap
 from .streams import Exchange, session_headers
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ class StatefulTransport:
         self.session: SessionState | None = None
         self.output: StreamOutput | None = None
         self.slot: GetStreamSlot | None = None
+        self.counted_stream = False  # this GET counts against the node's stream cap
         self.tasks = TaskSet()
 
     # --- answering ---------------------------------------------------------------------
@@ -104,6 +106,9 @@ class StatefulTransport:
     async def close(self) -> None:
         """The exchange is over (the client left, or the response is complete)."""
         self.tasks.cancel_all()
+        if self.counted_stream:
+            self.counted_stream = False
+            stream_cap.release()
         if self.output is not None:
             streams.unregister(self.output)
         if self.slot is not None:
@@ -222,6 +227,8 @@ class StatefulTransport:
         if not accepts(self.headers)[1]:
             raise HttpError(406, INVALID_REQUEST, "Not Acceptable: Client must accept text/event-stream")
         version_header(self.headers)
+        stream_cap.take()  # a 503 beyond the cap: descriptors stay for /health and POSTs
+        self.counted_stream = True
         session = await self.require_session()
         last_event_id = self.headers.get(LAST_EVENT_ID_HEADER)
         if last_event_id is None:
