@@ -176,10 +176,15 @@ async def test_streams_beyond_the_cap_get_503_and_the_node_stays_useful(node):
                 streams.append(response)
             refused = []
             for session_id in ids[5:]:
-                response = await http.get(
-                    node.url, headers={**session_headers(session_id), "accept": "text/event-stream"}
+                request = http.build_request(
+                    "GET", node.url, headers={**session_headers(session_id), "accept": "text/event-stream"}
                 )
+                response = await http.send(request, stream=True)
                 refused.append(response)
+                if response.status_code == 200:
+                    streams.append(response)  # (before the cap) closed below
+                else:
+                    await response.aread()
             for response in refused:
                 assert response.status_code == 503
                 assert response.headers["retry-after"] == "2"
