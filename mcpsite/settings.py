@@ -232,6 +232,24 @@ MCP_CONFORMANCE_FIXTURES = env_bool("MCP_CONFORMANCE_FIXTURES", False)
 if MCP_CONFORMANCE_FIXTURES:
     INSTALLED_APPS.append("tools_app.conformance")
 
+# --- MCP: connections (runmcp's HTTP server) ----------------------------------
+# Listen backlog: connections the kernel queues before the node accepts them. A restarted node
+# gets every SSE client back within the `retry:` hint; 50 (daphne's) resets such bursts.
+MCP_LISTEN_BACKLOG = env_int("MCP_LISTEN_BACKLOG", 1024)
+# Seconds a connection may take to send a request's line and headers, counted from its first byte
+# (slow senders, e.g. one header byte every few seconds, are cut off: 408, then closed).
+MCP_HEADER_TIMEOUT = env_int("MCP_HEADER_TIMEOUT", 10)
+# Seconds a connection may take to send a request's body once its headers are in.
+MCP_BODY_TIMEOUT = env_int("MCP_BODY_TIMEOUT", 30)
+# Seconds a keep-alive connection may stay open with no request (an open response is not idle).
+# Keep it above a proxy's keep-alive timeout towards the nodes, so the proxy closes first.
+MCP_IDLE_TIMEOUT = env_int("MCP_IDLE_TIMEOUT", 75)
+# Open GET streams (standalone and resumed) per node; beyond it a GET gets 503 with Retry-After.
+# 0 = derived from the open-files limit: the soft limit (raised to the hard one by runmcp) minus
+# MCP_FD_HEADROOM descriptors kept for /health, POSTs, the database and Redis.
+MCP_MAX_STREAMS = env_int("MCP_MAX_STREAMS", 0)
+MCP_FD_HEADROOM = env_int("MCP_FD_HEADROOM", 256)
+
 # --- Logging -----------------------------------------------------------------
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
 LOGGING = {

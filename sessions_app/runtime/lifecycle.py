@@ -6,12 +6,15 @@ resuming the stream of a request whose node stopped beating is told the
 request was lost (see `lost`).
 
 Graceful shutdown (SIGTERM, see runmcp), `drain()`:
-1. The server stops listening (runmcp), so new connections go elsewhere.
+1. The server stops listening (runmcp), so new connections go elsewhere; idle
+   keep-alive connections close, the others close after their response.
 2. Streams that carry no request running here (GET streams, resumed streams of
    requests elsewhere) close with a `retry:` hint: clients reconnect to another
    node and resume with Last-Event-ID.
-3. Running requests may finish, up to MCP_DRAIN_SECONDS; the rest are answered
-   with a stored "interrupted" error, so resuming clients learn at once.
+3. Every request that reached the node is served: running requests, and those
+   still arriving on connections accepted before the listener closed, may take
+   up to MCP_DRAIN_SECONDS; the rest are answered with a stored "interrupted"
+   error, so resuming clients learn at once.
 4. What is left closes, and the heartbeat row goes.
 """
 
@@ -42,6 +45,8 @@ END_SESSION = "mcp.end_session"
 CANCEL = "mcp.cancel"
 PURGE_LOCK = "mcp:purge-lock"
 MAX_LISTED_STREAMS = 5000
+DRAIN_POLL_SECONDS = 0.25
+LAST_WRITES_SECONDS = 2.0
 
 
 def open_streams() -> dict[str, list[str]]:
@@ -119,8 +124,14 @@ class Node:
             closed += 1
         return closed
 
-    async def drain(self, grace_seconds: float | None = None) -> None:
+    async def drain(self, grace_seconds: float | None = None, *, connections_open=lambda: 0) -> None:
+        """Serve what reached this node, then stop (the server has stopped listening).
+
+        `connections_open` counts the HTTP connections still open (runmcp's server): every request
+        on them is served, and the node stops once they have all closed or the grace is over.
+        """
         grace = settings.MCP_DRAIN_SECONDS if grace_seconds is None else grace_seconds
+        deadline = time.monotonic() + grace
         self.draining = True
         try:
             await self.record_heartbeat()
@@ -130,13 +141,27 @@ class Node:
         logger.info(
             "draining node %s: closed %d idle streams, %d requests running", self.node_id, closed, inflight.count()
         )
-        if not await inflight.wait_idle(grace):
+        # Requests still arrive on connections accepted before the listener closed; streams opened
+        # meanwhile that carry no request running here close with `retry:` too.
+        while (inflight.count() or connections_open()) and time.monotonic() < deadline:
+            pause = min(DRAIN_POLL_SECONDS, max(0.0, deadline - time.monotonic()))
+            await (inflight.wait_idle(pause) if inflight.count() else asyncio.sleep(pause))
+            await self._close_streams(keep_running=True)
+        if inflight.count():
             interrupted = inflight.interrupt_all()
             logger.warning("drain grace of %ss is over: interrupting %d requests", grace, interrupted)
             await inflight.wait_idle(5)
         await self._close_streams(keep_running=False)
+        await self._wait_closed(connections_open, LAST_WRITES_SECONDS)
         await self.stop()
         logger.info("node %s drained", self.node_id)
+
+    @staticmethod
+    async def _wait_closed(connections_open, seconds: float) -> None:
+        """Let the last responses reach their clients (each connection closes after its response)."""
+        deadline = time.monotonic() + seconds
+        while connections_open() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
 
     async def stop(self) -> None:
         self._tasks.cancel_all()

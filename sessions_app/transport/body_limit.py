@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import logging
 
-from daphne.http_protocol import HTTPFactory, WebRequest
-from django.conf import settings
+from daphne.http_protocol import WebRequest
 from twisted.internet import reactor
 
 from ..wire.jsonrpc import INVALID_REQUEST, HttpError
@@ -93,29 +92,3 @@ def _discard(data: bytes) -> None:
 def _close(transport) -> None:
     if transport.connected:
         transport.abortConnection()
-
-
-class BodyLimitedHTTPFactory(HTTPFactory):
-    def __init__(self, server, max_body_bytes: int):
-        super().__init__(server)
-        self.max_body_bytes = max_body_bytes
-
-    def buildProtocol(self, addr):  # noqa: N802
-        protocol = super().buildProtocol(addr)
-        protocol.requestFactory = BodyLimitedRequest
-        return protocol
-
-
-class BodyLimit:
-    """A mixin for daphne's `Server` (before it in the bases): its HTTP factory applies MCP_MAX_BODY_BYTES.
-
-    daphne's `Server.run()` builds its own `HTTPFactory`; this replaces it as it is assigned.
-    """
-
-    @property
-    def http_factory(self) -> HTTPFactory:
-        return self._http_factory
-
-    @http_factory.setter
-    def http_factory(self, factory: HTTPFactory) -> None:
-        self._http_factory = BodyLimitedHTTPFactory(self, settings.MCP_MAX_BODY_BYTES)

@@ -20,7 +20,6 @@ from ..models import StreamEvent
 from ..runtime import lifecycle
 from ..runtime.context import RequestContext
 from ..runtime.inflight import inflight
-from ..runtime.lifecycle import node
 from ..runtime.methods import methods, validate_params
 from ..runtime.replies import JsonReplies, SseReplies
 from ..runtime.tasks import TaskSet
@@ -39,6 +38,7 @@ from .checks import check_post_headers, live_session, rpc_label
 from .get_stream import GetStreamSlot
 from .output import StreamOutput, priming_frame
 from .resume import end_on_failure, resume_request_stream
+from .stream_cap import stream_cap
 from .streams import Exchange, session_headers
 
 logger = logging.getLogger(__name__)
@@ -55,6 +55,7 @@ class StatefulTransport:
         self.session: SessionState | None = None
         self.output: StreamOutput | None = None
         self.slot: GetStreamSlot | None = None
+        self.counted_stream = False  # this GET counts against the node's stream cap
         self.tasks = TaskSet()
 
     # --- answering ---------------------------------------------------------------------
@@ -67,13 +68,6 @@ class StatefulTransport:
     async def handle(self, body: bytes) -> None:
         """Serve the request; every failure becomes an HTTP error or the end of an open stream."""
         try:
-            if node.draining and self.method in ("POST", "GET"):
-                raise HttpError(
-                    503,
-                    INTERNAL_ERROR,
-                    "Service Unavailable: this node is shutting down; retry on another",
-                    headers={"Retry-After": "1", "Connection": "close"},
-                )
             if self.method == "POST":
                 await self.post(body)
             elif self.method == "GET":
@@ -113,6 +107,9 @@ class StatefulTransport:
     async def close(self) -> None:
         """The exchange is over (the client left, or the response is complete)."""
         self.tasks.cancel_all()
+        if self.counted_stream:
+            self.counted_stream = False
+            stream_cap.release()
         if self.output is not None:
             streams.unregister(self.output)
         if self.slot is not None:
@@ -252,6 +249,8 @@ class StatefulTransport:
         if not accepts(self.headers)[1]:
             raise HttpError(406, INVALID_REQUEST, "Not Acceptable: Client must accept text/event-stream")
         version_header(self.headers)
+        stream_cap.take()  # a 503 beyond the cap: descriptors stay for /health and POSTs
+        self.counted_stream = True
         session = await self.require_session()
         last_event_id = self.headers.get(LAST_EVENT_ID_HEADER)
         if last_event_id is None:

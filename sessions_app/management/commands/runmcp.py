@@ -12,35 +12,19 @@ import os
 import signal
 
 from channels.routing import get_default_application
-from daphne.endpoints import build_endpoint_description_strings
-from daphne.server import Server  # installs Twisted's asyncio reactor, as daphne's own runserver does
+from daphne.server import Server  # noqa: F401 installs Twisted's asyncio reactor, as daphne's runserver does
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from twisted.internet import reactor
 
+from sessions_app.management.server import McpServer, endpoint, raise_open_files_limit
 from sessions_app.runtime.lifecycle import node
-from sessions_app.transport.body_limit import BodyLimit
 
 logger = logging.getLogger(__name__)
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-
-
-class McpServer(BodyLimit, Server):
-    """daphne's server, remembering its listening ports (to stop listening on drain)."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.ports: list = []
-        self.listen_failed = False
-
-    def listen_success(self, port):
-        self.ports.append(port)
-        super().listen_success(port)
-
-    def listen_error(self, failure):
-        self.listen_failed = True
-        super().listen_error(failure)
+# Between dropping new SYNs and closing the listening socket: time for handshakes under way to complete.
+LISTENER_SETTLE_SECONDS = 0.2
 
 
 class Command(BaseCommand):
@@ -58,14 +42,27 @@ class Command(BaseCommand):
         parser.add_argument(
             "--skip-migrate", action="store_true", help="do not apply migrations (a deploy step runs them once)"
         )
+        parser.add_argument(
+            "--backlog", type=int, default=None, help="listen backlog (default MCP_LISTEN_BACKLOG, 1024)"
+        )
 
     def handle(
-        self, *args, host: str, port: int, log_level: str | None, json_response: bool, skip_migrate: bool, **options
+        self,
+        *args,
+        host: str,
+        port: int,
+        log_level: str | None,
+        json_response: bool,
+        skip_migrate: bool,
+        backlog: int | None,
+        **options,
     ):
         if log_level:
             logging.getLogger().setLevel(log_level)
         if json_response:
             settings.MCP_JSON_RESPONSE = True
+        before, after = raise_open_files_limit()
+        logger.info("open files limit: %d (was %d)", after, before)
         if not skip_migrate:
             call_command("migrate", interactive=False, verbosity=0)
 
@@ -77,8 +74,9 @@ class Command(BaseCommand):
         self.stdout.flush()
         server = McpServer(
             application=application,
-            endpoints=build_endpoint_description_strings(host=host, port=port),
-            # Keep open streams alive: no HTTP timeout; SSE keep-alives handle idle proxies.
+            endpoints=[endpoint(host, port, backlog or settings.MCP_LISTEN_BACKLOG)],
+            # Keep open streams alive: no HTTP timeout; SSE keep-alives handle idle proxies. Header, body
+            # and idle timeouts are McpServer's (MCP_HEADER_TIMEOUT, MCP_BODY_TIMEOUT, MCP_IDLE_TIMEOUT).
             http_timeout=None,
             application_close_timeout=10,
             server_name="mcpsite",
@@ -97,9 +95,14 @@ class Command(BaseCommand):
                 return
             state["draining"] = True
             logger.info("signal received: draining")
-            for listening in server.ports:
-                listening.stopListening()  # the load balancer's next connect goes elsewhere
-            task = asyncio.get_event_loop().create_task(node.drain())
+            server.refuse_new_connections()  # new SYNs are dropped; handshakes under way complete
+            reactor.callLater(LISTENER_SETTLE_SECONDS, close_listeners)
+
+        def close_listeners() -> None:
+            accepted = server.close_listeners()  # the balancer's next connect goes elsewhere
+            server.drain_connections()  # idle keep-alive connections close, busy ones after their response
+            logger.info("stopped listening (%d queued connections accepted); serving what reached us", accepted)
+            task = asyncio.get_event_loop().create_task(node.drain(connections_open=server.open_connections))
             task.add_done_callback(lambda _: reactor.stop())
 
         def on_signal(signum, frame):

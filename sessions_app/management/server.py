@@ -1,0 +1,220 @@
+"""runmcp's HTTP server: daphne, with a listen backlog, request timeouts and a graceful drain.
+
+What daphne (and Twisted's `HTTPChannel` under it) lacks, added here:
+- **Backlog.** Twisted listens with a backlog of 50; `endpoint()` asks for MCP_LISTEN_BACKLOG.
+- **Timeouts.** A request's line and headers must arrive within MCP_HEADER_TIMEOUT seconds of its
+  first byte, and its body within MCP_BODY_TIMEOUT seconds of its headers (else 408, and the
+  connection closes); a keep-alive connection with no request is closed after MCP_IDLE_TIMEOUT
+  seconds. Twisted's own idle timer restarts with every byte, so a client sending one byte every few
+  seconds held a connection forever. While a response is open (an SSE stream) nothing times out.
+- **Drain.** `close_listeners()` stops new connections first: new SYNs are dropped (Linux), the
+  handshakes under way complete, every queued connection is accepted, then the socket closes, so no
+  connection that reached the node is reset. `McpHTTPFactory.drain()` then closes idle keep-alive
+  connections (between requests only) and marks the others to close after their response
+  (`Connection: close`); every request already on a connection is served.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import resource
+import socket
+import struct
+
+from daphne.http_protocol import HTTPFactory
+from daphne.server import Server
+from django.conf import settings
+from twisted.internet import main
+from twisted.python import failure
+from twisted.web.http import HTTPChannel, _GenericHTTPChannelProtocol
+
+from ..runtime.throttle import LogEvery
+from ..transport.body_limit import BodyLimitedRequest
+
+logger = logging.getLogger(__name__)
+slow_clients = LogEvery(logger)
+
+REQUEST_TIMEOUT = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+SO_ATTACH_FILTER = 26
+# Classic BPF on a TCP socket sees the TCP header: drop a segment with SYN and without ACK (a new
+# connection), keep everything else (the handshakes under way complete).
+DROP_NEW_SYNS = [
+    (0x30, 0, 0, 13),  # ldb [13]: the flags
+    (0x54, 0, 0, 0x12),  # and #(SYN|ACK)
+    (0x15, 0, 1, 0x02),  # jeq #SYN: drop, else accept
+    (0x06, 0, 0, 0),  # ret #0: drop
+    (0x06, 0, 0, 0xFFFFFFFF),  # ret #-1: accept
+]
+
+
+def endpoint(host: str, port: int, backlog: int) -> str:
+    """Twisted's endpoint description (daphne's builder has no backlog)."""
+    interface = host.strip("[]").replace(":", r"\:")
+    return f"tcp:port={int(port)}:interface={interface}:backlog={int(backlog)}"
+
+
+def raise_open_files_limit() -> tuple[int, int]:
+    """Raise the soft RLIMIT_NOFILE to the hard limit; (before, after)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError) as exc:
+            logger.warning("could not raise the open files limit from %d to %d: %s", soft, target, exc)
+            return soft, soft
+        return soft, target
+    return soft, soft
+
+
+class McpHTTPChannel(HTTPChannel):
+    """One HTTP/1.x connection, with request deadlines, the body limit and the drain's rules."""
+
+    requestFactory = BodyLimitedRequest  # noqa: N815 (Twisted's name): refuses oversized bodies as they arrive
+
+    _deadline = None  # the pending IDelayedCall that ends a request too slow to arrive
+
+    def connectionMade(self):
+        super().connectionMade()
+        self.factory.channels.add(self)
+
+    def connectionLost(self, reason):
+        self._disarm()
+        self.factory.channels.discard(self)
+        super().connectionLost(reason)
+
+    def dataReceived(self, data):
+        if data and not self._handlingRequest and self._deadline is None:
+            self._arm(self.factory.header_timeout, "headers")  # the first byte of a request
+        super().dataReceived(data)
+
+    def allHeadersReceived(self):
+        super().allHeadersReceived()
+        if self.factory.draining:
+            self._close_after_response()
+        self._disarm()
+        if self.length != 0:
+            self._arm(self.factory.body_timeout, "body")
+
+    def allContentReceived(self):
+        self._disarm()
+        super().allContentReceived()
+
+    def drain(self) -> None:
+        """Close now if idle (no request, no byte of one); otherwise after the response to come."""
+        if self.requests or self._handlingRequest or self._buffer:
+            self._close_after_response()
+        else:
+            self.loseConnection()
+
+    def _close_after_response(self) -> None:
+        self.persistent = False
+        for request in self.requests:
+            if not request.startedWriting:
+                request.responseHeaders.setRawHeaders(b"connection", [b"close"])
+
+    def _arm(self, seconds: float, what: str) -> None:
+        self._disarm()
+        if seconds and seconds > 0:
+            self._deadline = self.callLater(seconds, self._too_slow, seconds, what)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            if self._deadline.active():
+                self._deadline.cancel()
+            self._deadline = None
+
+    def _too_slow(self, seconds: float, what: str) -> None:
+        self._deadline = None
+        if self._handlingRequest:
+            return
+        slow_clients(logging.WARNING, "closed a connection whose request %s took over %ss to arrive", what, seconds)
+        self.transport.write(REQUEST_TIMEOUT)
+        self.timeoutConnection()  # close, and abort if the client does not let it close
+
+
+class McpHTTPFactory(HTTPFactory):
+    def __init__(self, server):
+        super().__init__(server)
+        self.timeOut = settings.MCP_IDLE_TIMEOUT or None  # Twisted's idle timer: only between requests
+        self.max_body_bytes = settings.MCP_MAX_BODY_BYTES  # read by BodyLimitedRequest
+        self.header_timeout = settings.MCP_HEADER_TIMEOUT
+        self.body_timeout = settings.MCP_BODY_TIMEOUT
+        self.channels: set[McpHTTPChannel] = set()
+        self.draining = False
+
+    def protocol(self):
+        return _GenericHTTPChannelProtocol(McpHTTPChannel())
+
+    def drain(self) -> None:
+        self.draining = True
+        for channel in list(self.channels):
+            channel.drain()
+
+
+class McpServer(Server):
+    """daphne's server with our HTTP factory, remembering its listening ports (to close them on drain)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.ports: list = []
+        self.listen_failed = False
+        self._http_factory: McpHTTPFactory | None = None
+
+    # daphne's run() builds its own HTTPFactory and assigns it here: ours takes its place.
+    @property
+    def http_factory(self) -> McpHTTPFactory | None:
+        return self._http_factory
+
+    @http_factory.setter
+    def http_factory(self, _daphnes) -> None:
+        self._http_factory = McpHTTPFactory(self)
+
+    def listen_success(self, port):
+        self.ports.append(port)
+        super().listen_success(port)
+
+    def listen_error(self, failure):
+        self.listen_failed = True
+        super().listen_error(failure)
+
+    def refuse_new_connections(self) -> None:
+        """Drop new SYNs on every listening socket (Linux); connections being made still complete."""
+        for port in self.ports:
+            _attach_filter(port.socket, DROP_NEW_SYNS)
+
+    def close_listeners(self) -> int:
+        """Accept every queued connection, then close the listening sockets now; how many were accepted."""
+        accepted = 0
+        for port in self.ports:
+            port.disconnecting = True
+            port.stopReading()
+            for _ in range(1000):  # accept() until the queue is empty (bounded)
+                before = port.sessionno
+                port.doRead()
+                if port.sessionno == before:
+                    break
+                accepted += port.sessionno - before
+            port.connectionLost(failure.Failure(main.CONNECTION_DONE))
+        self.ports = []
+        return accepted
+
+    def drain_connections(self) -> None:
+        if self._http_factory is not None:
+            self._http_factory.drain()
+
+    def open_connections(self) -> int:
+        return len(self._http_factory.channels) if self._http_factory is not None else 0
+
+
+def _attach_filter(sock: socket.socket, program: list[tuple[int, int, int, int]]) -> bool:
+    code = b"".join(struct.pack("HBBI", *instruction) for instruction in program)
+    buffer = ctypes.create_string_buffer(code)
+    fprog = struct.pack("HL", len(program), ctypes.addressof(buffer))
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
+        return True
+    except OSError as exc:  # not Linux: the accept-then-close below still leaves only a tiny window
+        logger.info("could not filter new connections while draining: %s", exc)
+        return False
