@@ -69,9 +69,7 @@ def raise_open_files_limit() -> tuple[int, int]:
 
 
 class McpHTTPChannel(HTTPChannel):
-    """One HTTP/1.x connection, with request deadlines, the body limit and the drain's rules."""
-
-    requestFactory = BodyLimitedRequest  # noqa: N815 (Twisted's name): refuses oversized bodies as they arrive
+    """One HTTP/1.x connection, with request deadlines and the drain's rules."""
 
     _deadline = None  # the pending IDelayedCall that ends a request too slow to arrive
 
@@ -146,6 +144,12 @@ class McpHTTPFactory(HTTPFactory):
 
     def protocol(self):
         return _GenericHTTPChannelProtocol(McpHTTPChannel())
+
+    def buildProtocol(self, addr):  # noqa: N802 (Twisted's name)
+        protocol = super().buildProtocol(addr)
+        if protocol is not None:  # daphne sets its WebRequest here: ours also refuses oversized bodies
+            protocol.requestFactory = BodyLimitedRequest
+        return protocol
 
     def drain(self) -> None:
         self.draining = True
