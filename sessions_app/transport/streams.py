@@ -85,8 +85,9 @@ async def _keep_alive(output: StreamOutput, session: SessionState, slot: GetStre
                 return
         except Exception as exc:
             logger.warning("keep-alive work for stream %s failed: %s", output.stream, exc)
-        if slot is not None:
-            await slot.refresh()
+        if slot is not None and not await slot.refresh():
+            await output.close(retry_ms=settings.MCP_SSE_RETRY_MS)  # another stream holds the slot now
+            return
 
 
 async def _session_still_live(session: SessionState) -> bool:
