@@ -20,18 +20,25 @@ from django.core.management.base import BaseCommand, CommandError
 from twisted.internet import reactor
 
 from sessions_app.runtime.lifecycle import node
+from sessions_app.transport.flow import WRITE_FLOW, WriteFlow
 
 logger = logging.getLogger(__name__)
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class McpServer(Server):
-    """daphne's server, remembering its listening ports (to stop listening on drain)."""
+    """daphne's server, remembering its listening ports (to stop listening on drain), with write flow control."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.ports: list = []
         self.listen_failed = False
+
+    def create_application(self, protocol, scope):
+        # Flow control for SSE writes (daphne has none of its own): see sessions_app.transport.flow.
+        if scope.get("type") == "http":
+            scope.setdefault("extensions", {})[WRITE_FLOW] = WriteFlow(protocol)
+        return super().create_application(protocol, scope)
 
     def listen_success(self, port):
         self.ports.append(port)
