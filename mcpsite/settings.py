@@ -220,6 +220,12 @@ MCP_HEARTBEAT_SECONDS = env_int("MCP_HEARTBEAT_SECONDS", 2)
 MCP_NODE_LEASE_SECONDS = env_int("MCP_NODE_LEASE_SECONDS", 8)
 # SIGTERM: how long running requests may take to finish before the node stops.
 MCP_DRAIN_SECONDS = env_int("MCP_DRAIN_SECONDS", 20)
+
+# Back-pressure (sessions_app/transport/flow.py): a stream whose client leaves its transport buffer full
+# (64 KiB unsent) stops being written and catches up from the database once it drains. A client that
+# reads nothing for this many seconds has its connection dropped (it resumes with Last-Event-ID).
+MCP_STREAM_STALL_SECONDS = env_int("MCP_STREAM_STALL_SECONDS", 120)
+
 # Identifies this process in stream ownership and cross-node messages.
 # Always unique per process start: a restarted process is a new node, so clients
 # resuming its old requests learn they were lost. MCP_NODE_ID adds a readable prefix.

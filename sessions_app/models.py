@@ -70,6 +70,11 @@ class McpSession(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     last_activity_at = models.DateTimeField(db_index=True)
     terminated_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # The one standalone GET stream (store/get_slots.py): the connection holding it, its node, and
+    # until when; claimed by a conditional UPDATE, refreshed by its keep-alive, released when it ends.
+    get_stream_holder = models.CharField(max_length=100, null=True, blank=True)
+    get_stream_node = models.CharField(max_length=64, null=True, blank=True)
+    get_stream_expires_at = models.DateTimeField(null=True, blank=True)
 
     objects = McpSessionQuerySet.as_manager()
 

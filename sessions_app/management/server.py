@@ -31,6 +31,7 @@ from twisted.web.http import HTTPChannel, _GenericHTTPChannelProtocol
 
 from ..runtime.throttle import LogEvery
 from ..transport.body_limit import BodyLimitedRequest
+from ..transport.flow import WRITE_FLOW, WriteFlow
 
 logger = logging.getLogger(__name__)
 slow_clients = LogEvery(logger)
@@ -174,6 +175,12 @@ class McpServer(Server):
     @http_factory.setter
     def http_factory(self, _daphnes) -> None:
         self._http_factory = McpHTTPFactory(self)
+
+    def create_application(self, protocol, scope):
+        # Flow control for SSE writes (daphne has none of its own): see sessions_app.transport.flow.
+        if scope.get("type") == "http":
+            scope.setdefault("extensions", {})[WRITE_FLOW] = WriteFlow(protocol)
+        return super().create_application(protocol, scope)
 
     def listen_success(self, port):
         self.ports.append(port)

@@ -27,6 +27,7 @@ from django.conf import settings
 from ..edge.headers import header_map
 from ..wire.jsonrpc import INVALID_REQUEST, HttpError
 from ..wire.versions import CONTENT_TYPE_JSON
+from .flow import WRITE_FLOW, WriteFlow
 from .stateful import StatefulTransport
 
 logger = logging.getLogger(__name__)
@@ -95,6 +96,11 @@ class McpConsumer(AsyncHttpConsumer):
             "%s %s -> %d %s", self.scope.get("method"), self.scope.get("path"), error.status, error.message[:200]
         )
         await self.reply(error.status, error.body(), headers=error.header_list() + list(headers))
+
+    @property
+    def flow(self) -> WriteFlow | None:
+        """The server's write flow control (runmcp's daphne puts one in the scope's extensions)."""
+        return (self.scope.get("extensions") or {}).get(WRITE_FLOW)
 
     async def start_stream(self, headers: list[tuple[bytes, bytes]]) -> None:
         await self.send_headers(status=200, headers=headers)

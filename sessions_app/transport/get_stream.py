@@ -1,8 +1,10 @@
-"""One standalone GET stream per session, across every node (the cache is shared in production).
+"""One standalone GET stream per session, across every node.
 
-The slot is a cache key holding the token of the connection that has it; the
-holder refreshes it on every keep-alive tick, and it expires by itself when a
-node dies holding it.
+The slot lives in the session's database row (store/get_slots.py), never in a
+cache: it cannot be evicted, and a Redis restart cannot free it. The holder
+refreshes it on every keep-alive tick and releases it when its stream ends; it
+expires by itself after three keep-alive intervals, or as soon as the holder's
+node lease lapses (a killed node), so a new GET then gets it.
 """
 
 from __future__ import annotations
@@ -11,13 +13,9 @@ import logging
 
 from django.conf import settings
 
-from ..store.cache import cache
+from ..store import get_slots
 
 logger = logging.getLogger(__name__)
-
-
-def _slot_key(session_id: str) -> str:
-    return f"mcp:getstream:{session_id}"
 
 
 class GetStreamSlot:
@@ -31,26 +29,27 @@ class GetStreamSlot:
         return settings.MCP_KEEPALIVE_SECONDS * 3
 
     async def claim(self) -> bool:
-        self.held = await cache.aadd(_slot_key(self.session_id), self.token, self._lifetime())
+        self.held = await get_slots.aclaim(self.session_id, self.token, settings.MCP_NODE_ID, self._lifetime())
         return self.held
 
-    async def refresh(self) -> None:
-        if self.held:
-            try:
-                await cache.aset(_slot_key(self.session_id), self.token, self._lifetime())
-            except Exception as exc:
-                logger.warning("refreshing the GET slot of %s failed: %s", self.session_id, exc)
+    async def refresh(self) -> bool:
+        """Extend the slot; False when another stream took it over (this one must then end)."""
+        if not self.held:
+            return True
+        try:
+            self.held = await get_slots.arefresh(self.session_id, self.token, self._lifetime())
+        except Exception as exc:  # an outage: keep the stream; the slot expires if this lasts
+            logger.warning("refreshing the GET slot of %s failed: %s", self.session_id, exc)
+            return True
+        if not self.held:
+            logger.info("the GET slot of %s was taken over; closing this stream", self.session_id)
+        return self.held
 
     async def release(self) -> None:
         if not self.held:
             return
         self.held = False
         try:
-            await cache.run(self._release_if_ours)
+            await get_slots.arelease(self.session_id, self.token)
         except Exception as exc:  # the slot expires by itself
             logger.warning("releasing the GET slot of %s failed: %s", self.session_id, exc)
-
-    def _release_if_ours(self) -> None:
-        key = _slot_key(self.session_id)
-        if cache.backend.get(key) == self.token:
-            cache.backend.delete(key)

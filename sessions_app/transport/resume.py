@@ -45,7 +45,7 @@ async def resume_request_stream(output: StreamOutput) -> None:
         if not await owner_alive(session_id, stream, meta.node):
             # If the owner answered after all, the stream's one end is taken and this stores nothing.
             await close_lost_stream(session_id, stream, meta)
-            await output.catch_up()  # the stream's end, whoever stored it
+            await output.write_stored()  # the stream's end, whoever stored it
             await output.close()
             return
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from typing import Any
 
 from django.conf import settings
@@ -271,7 +272,7 @@ class StatefulTransport:
 
     async def standalone(self, session: SessionState, *, replay_after: int | None) -> None:
         """The session's GET stream: new (a stored priming row is its first resume point), or resumed."""
-        self.slot = GetStreamSlot(session.id, f"{settings.MCP_NODE_ID}:{id(self)}")
+        self.slot = GetStreamSlot(session.id, f"{settings.MCP_NODE_ID}:{secrets.token_hex(8)}")
         if not await self.slot.claim():
             raise HttpError(409, INVALID_REQUEST, "Conflict: Only one SSE stream is allowed per session")
         if replay_after is not None:

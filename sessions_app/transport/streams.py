@@ -13,6 +13,7 @@ from ..runtime.tasks import TaskSet
 from ..store.sessions import SessionState, sessions
 from ..wire.jsonrpc import HttpError
 from ..wire.versions import CONTENT_TYPE_SSE
+from .flow import WriteFlow
 from .get_stream import GetStreamSlot
 from .output import StreamOutput
 
@@ -30,6 +31,7 @@ class Exchange(Protocol):
 
     scope: dict
     replied: bool
+    flow: WriteFlow | None  # the server's write flow control, if it offers one
 
     async def reply(self, status: int, body: bytes, *, headers: list[tuple[bytes, bytes]] = ()) -> None: ...
     async def reply_error(self, error: HttpError, headers: list[tuple[bytes, bytes]] = ()) -> None: ...
@@ -53,8 +55,9 @@ async def open_stream(
     prime_on_wire: bool = False,
 ) -> StreamOutput:
     """Register an output for (session, stream) with the hub, send the SSE headers, start the keep-alive."""
+    flow = exchange.flow
     output = StreamOutput(
-        session.id, stream, exchange.write, after_pk=after_pk, replay=replay, prime_on_wire=prime_on_wire
+        session.id, stream, exchange.write, after_pk=after_pk, replay=replay, prime_on_wire=prime_on_wire, flow=flow
     )
     hub.add(session.id, stream, output)
     try:
@@ -62,6 +65,8 @@ async def open_stream(
     except BaseException:
         unregister(output)
         raise
+    if flow is not None:
+        flow.start()
     tasks.spawn(_keep_alive(output, session, slot))
     return output
 
@@ -77,6 +82,15 @@ async def _keep_alive(output: StreamOutput, session: SessionState, slot: GetStre
         await asyncio.sleep(settings.MCP_KEEPALIVE_SECONDS)
         if output.closed:
             return
+        if output.stalled_for() > settings.MCP_STREAM_STALL_SECONDS:
+            logger.info(
+                "stream %s of session %s: the client read nothing for %d s; dropping its connection",
+                output.stream,
+                output.session_id,
+                settings.MCP_STREAM_STALL_SECONDS,
+            )
+            output.abort()
+            return
         await output.keepalive()
         try:
             await output.catch_up()
@@ -85,8 +99,9 @@ async def _keep_alive(output: StreamOutput, session: SessionState, slot: GetStre
                 return
         except Exception as exc:
             logger.warning("keep-alive work for stream %s failed: %s", output.stream, exc)
-        if slot is not None:
-            await slot.refresh()
+        if slot is not None and not await slot.refresh():
+            await output.close(retry_ms=settings.MCP_SSE_RETRY_MS)  # another stream holds the slot now
+            return
 
 
 async def _session_still_live(session: SessionState) -> bool:
