@@ -1,6 +1,6 @@
 """Memory per node (resident set, VmRSS) under hostile-but-legal load, for mcpsite and the SDK's server.
 
-(a) one client calls `start-notification-stream` (interval 0, --events notifications) and never reads
+(a) one client calls `flood` (tests/flood_app: --events notifications, past the seed tool's 10,000 bound) and never reads
     (a socket with a 4 KiB receive buffer) for --hold seconds: RSS before, its peak over that time
     (mcpsite stores 100,000 events in about 35 s here), and 3 s after the client left;
 (b) --streams idle sessions, each with its standalone GET stream open: RSS before and with them open.
@@ -28,6 +28,7 @@ import httpx2
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from tests.conftest import INIT_PARAMS, POST_HEADERS, LiveServer, free_port  # noqa: E402
+from tests.test_backpressure import FLOOD  # noqa: E402  (the flooding tool, with no per-stream cap)
 
 
 def rss_mib(pid: int) -> float:
@@ -110,7 +111,7 @@ def never_reading(pid: int, url: str, port: int, events: int, hold: float) -> di
         "jsonrpc": "2.0",
         "id": 1,
         "method": "tools/call",
-        "params": {"name": "start-notification-stream", "arguments": {"interval": 0, "count": events, "caller": "m"}},
+        "params": {"name": "flood", "arguments": {"count": events}},
     }
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -176,7 +177,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="mcp-memory-"))
     results = []
     if args.only in (None, "mcpsite"):
-        live = LiveServer(f"sqlite:///{tmp / 'db.sqlite3'}", env={"LOG_LEVEL": "WARNING"}).start(tmp / "mcpsite.log")
+        live = LiveServer(f"sqlite:///{tmp / 'db.sqlite3'}", env={"LOG_LEVEL": "WARNING", **FLOOD}).start(tmp / "mcpsite.log")
         try:
             results.append(measure("mcpsite", live.process.pid, live.url, live.port, args))
         finally:

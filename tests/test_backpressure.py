@@ -17,6 +17,9 @@ import httpx2
 import pytest
 
 from .conftest import initialize, start_module_server
+
+# A tool that floods past the seed tool's 10,000 bound, on servers with no per-stream event cap.
+FLOOD = {"DJANGO_EXTRA_APPS": "tests.flood_app", "MCP_MAX_STREAM_EVENTS": "0"}
 from .sse import parse_text
 
 EVENTS = 60_000
@@ -24,7 +27,7 @@ EVENTS = 60_000
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
-    server = start_module_server(tmp_path_factory, "backpressure", env={"MCP_KEEPALIVE_SECONDS": "2"})
+    server = start_module_server(tmp_path_factory, "backpressure", env={"MCP_KEEPALIVE_SECONDS": "2", **FLOOD})
     yield server
     server.stop()
 
@@ -58,8 +61,8 @@ def open_call(live, session_id: str, rid: int, count: int) -> socket.socket:
             "id": rid,
             "method": "tools/call",
             "params": {
-                "name": "start-notification-stream",
-                "arguments": {"interval": 0, "count": count, "caller": "bp"},
+                "name": "flood",
+                "arguments": {"count": count},
             },
         }
     ).encode()
@@ -142,7 +145,7 @@ def test_a_slow_reader_gets_every_event_once_in_order(live):
 
 def test_a_client_that_reads_nothing_for_long_is_dropped(tmp_path_factory):
     stalled = start_module_server(
-        tmp_path_factory, "stall", env={"MCP_KEEPALIVE_SECONDS": "1", "MCP_STREAM_STALL_SECONDS": "3"}
+        tmp_path_factory, "stall", env={"MCP_KEEPALIVE_SECONDS": "1", "MCP_STREAM_STALL_SECONDS": "3", **FLOOD}
     )
     try:
         with httpx2.Client(timeout=10) as http:
