@@ -177,7 +177,9 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="mcp-memory-"))
     results = []
     if args.only in (None, "mcpsite"):
-        live = LiveServer(f"sqlite:///{tmp / 'db.sqlite3'}", env={"LOG_LEVEL": "WARNING", **FLOOD}).start(tmp / "mcpsite.log")
+        live = LiveServer(f"sqlite:///{tmp / 'db.sqlite3'}", env={"LOG_LEVEL": "WARNING", **FLOOD}).start(
+            tmp / "mcpsite.log"
+        )
         try:
             results.append(measure("mcpsite", live.process.pid, live.url, live.port, args))
         finally:
