@@ -1,6 +1,7 @@
 """Memory per node (resident set, VmRSS) under hostile-but-legal load, for mcpsite and the SDK's server.
 
-(a) one client calls `flood` (tests/flood_app: --events notifications, past the seed tool's 10,000 bound) and never reads
+(a) one client calls `flood` (tests/flood_app: --events notifications, past the seed tool's bound)
+    and never reads
     (a socket with a 4 KiB receive buffer) for --hold seconds: RSS before, its peak over that time
     (mcpsite stores 100,000 events in about 35 s here), and 3 s after the client left;
 (b) --streams idle sessions, each with its standalone GET stream open: RSS before and with them open.

@@ -17,10 +17,10 @@ import httpx2
 import pytest
 
 from .conftest import initialize, start_module_server
+from .sse import parse_text
 
 # A tool that floods past the seed tool's 10,000 bound, on servers with no per-stream event cap.
 FLOOD = {"DJANGO_EXTRA_APPS": "tests.flood_app", "MCP_MAX_STREAM_EVENTS": "0"}
-from .sse import parse_text
 
 EVENTS = 60_000
 
