@@ -33,6 +33,7 @@ class Tool:
     annotations: dict[str, Any] | None = None
     arguments_model: type[BaseModel] = field(default=BaseModel)
     context_param: str | None = None
+    requires: dict[str, Any] = field(default_factory=dict)  # client capabilities it needs, e.g. {"sampling": {}}
 
     def definition(self) -> dict[str, Any]:
         schema = plain_schema(self.arguments_model.model_json_schema())
