@@ -304,3 +304,28 @@ def test_closed_stream_cancels_the_tool_which_stores_and_answers_nothing_more(mo
     assert len(calculations(modern, "cancel-me")) == stored < 20
     assert "client closed the stream; cancelling" in modern.log()
     assert "stored 20" not in modern.log()
+
+
+def test_listen_acknowledges_and_stamps_every_frame(modern, http):
+    message = call(
+        "subscriptions/listen",
+        {"notifications": {"toolsListChanged": True, "promptsListChanged": False, "bogus": True}},
+        request_id="listen-1",
+    )
+    json_only = {**headers_for(message), "accept": "application/json"}
+    assert_error(post(http, modern, message, json_only), 406, -32600)
+    with http.stream("POST", modern.url, headers=headers_for(message), json=message) as response:
+        assert response.status_code == 200 and "mcp-session-id" not in response.headers
+        events = iter_events(response.iter_lines())
+        ack = next(events).message
+        assert ack["method"] == "notifications/subscriptions/acknowledged"
+        assert ack["params"]["notifications"] == {"toolsListChanged": True}
+        assert ack["params"]["_meta"] == {"io.modelcontextprotocol/subscriptionId": "listen-1"}
+        for name in ("trigger_prompts_change", "trigger_tools_change"):
+            post(http, modern, call("tools/call", {"name": name, "arguments": {}}, request_id=2))
+        change = next(events).message
+        assert change == {
+            "jsonrpc": "2.0",
+            "method": "notifications/tools/list_changed",
+            "params": {"_meta": {"io.modelcontextprotocol/subscriptionId": "listen-1"}},
+        }

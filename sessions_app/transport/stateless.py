@@ -48,6 +48,7 @@ class StatelessTransport:
         self.headers = header_map(scope)
         self.pairs = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in scope.get("headers", [])]
         self.ctx: RequestContext | None = None
+        self.listening: listen.Listening | None = None
         self.tasks = TaskSet()
 
     async def handle(self, body: bytes) -> None:
@@ -76,6 +77,8 @@ class StatelessTransport:
     async def close(self) -> None:
         """The client left or the response is complete: a request still running is cancelled."""
         self.tasks.cancel_all()
+        if self.listening is not None:
+            self.listening.detach()
         if self.ctx is not None and self.ctx.task is not None and not self.ctx.task.done():
             logger.info(
                 "stateless %s %r: the client closed the stream; cancelling", self.ctx.method, self.ctx.request_id
@@ -119,7 +122,7 @@ class StatelessTransport:
         count_modern_request(method, envelope.client_name)
         state = StatelessState.from_envelope(version, envelope)
         if method == listen.METHOD:
-            await listen.open_listen(self.exchange, state, request_id, params, self.tasks)
+            self.listening = await listen.open_listen(self.exchange, state, request_id, params, self.tasks)
             return
         replies = DirectReplies(self.exchange, method, sse=sse, tasks=self.tasks)
         self.ctx = RequestContext(state, request_id, method, params, replies)

@@ -5,6 +5,7 @@ from typing import Annotated
 
 from pydantic import Field
 
+from sessions_app.runtime import notifications
 from tools_app.calculator import history
 from tools_app.registry import ToolContext, registry
 
@@ -36,3 +37,15 @@ async def log_levels(ctx: ToolContext) -> str:
     for level in ("debug", "info", "error"):
         await ctx.log(level, f"at {level}")
     return f"era={ctx.era} session={ctx.session_id}"
+
+
+@registry.tool(description="Says tools/list changed, to every listen stream on every node")
+async def trigger_tools_change() -> str:
+    await notifications.tools_list_changed()
+    return "tools changed"
+
+
+@registry.tool(description="Says prompts/list changed, to every listen stream on every node")
+async def trigger_prompts_change() -> str:
+    await notifications.prompts_list_changed()
+    return "prompts changed"
