@@ -329,3 +329,21 @@ def test_listen_acknowledges_and_stamps_every_frame(modern, http):
             "method": "notifications/tools/list_changed",
             "params": {"_meta": {"io.modelcontextprotocol/subscriptionId": "listen-1"}},
         }
+
+
+def test_batch_of_envelopes_goes_stateful_and_lists_every_revision(modern, http):
+    """Batches are legacy; the stateful leg's -32022 then names the stateless revision too."""
+    message = call("tools/list")
+    response = http.post(modern.url, headers=POST_HEADERS, json=[message, {**message, "id": 2}])
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == -32022
+    assert error["data"]["supported"] == ["2025-03-26", "2025-06-18", "2025-11-25", V]
+
+
+def test_modern_requests_are_counted_by_method_and_client(modern, http):
+    named = call("tools/list", meta={"io.modelcontextprotocol/clientInfo": {"name": "counting-client", "version": "1"}})
+    assert post(http, modern, named).status_code == 200
+    metrics = http.get(f"{modern.base}/metrics").text
+    assert 'mcp_modern_requests_total{client="counting-client",method="tools/list"}' in metrics
+    assert 'mcp_modern_requests_total{client="-",method="tools/list"}' in metrics
