@@ -66,3 +66,23 @@ def register_collector(name: str, collector) -> None:
     if name not in _registered:
         _registered.add(name)
         REGISTRY.register(collector)
+
+
+# Stateless (2026-07-28) requests by method and by the client's self-declared name. Both label sets
+# are bounded: an unknown method is "other"; the first MAX_CLIENT_LABELS distinct names keep their
+# own label (64 characters at most), later ones count as "other", no name as "-".
+MODERN_REQUESTS = Counter(
+    "mcp_modern_requests", "Stateless (2026-07-28) requests by method and client", ["method", "client"]
+)
+MAX_CLIENT_LABELS = 50
+_client_labels: set[str] = set()
+
+
+def count_modern_request(method: str, client_name: str) -> None:
+    client = client_name[:64] or "-"
+    if client not in _client_labels:
+        if len(_client_labels) >= MAX_CLIENT_LABELS:
+            client = "other"
+        else:
+            _client_labels.add(client)
+    MODERN_REQUESTS.labels(method=method, client=client).inc()

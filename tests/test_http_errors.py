@@ -419,8 +419,8 @@ def test_unsupported_protocol_version_header_is_400(server, http):
     assert_alive(http, server)
 
 
-def test_stateless_server_discover_is_refused_with_supported_versions(server, http):
-    """The SDK's auto mode starts with this; -32022 listing stateful versions makes it fall back to initialize."""
+def test_stateless_server_discover_is_served_without_a_session(server, http):
+    """Issue 10: the 2026-07-28 probe of the SDK's auto mode is answered (it was -32022 before)."""
     params = {
         "_meta": {
             "io.modelcontextprotocol/protocolVersion": "2026-07-28",
@@ -429,19 +429,14 @@ def test_stateless_server_discover_is_refused_with_supported_versions(server, ht
     }
     headers = {**POST_HEADERS, "mcp-protocol-version": "2026-07-28", "mcp-method": "server/discover"}
     response = http.post(server.url, headers=headers, json=request(1, "server/discover", params))
-    assert_rpc_error(
-        response,
-        400,
-        UNSUPPORTED_PROTOCOL_VERSION,
-        prefix="Unsupported protocol version: 2026-07-28",
-        request_id=1,
-        data={"supported": STATEFUL_VERSIONS, "requested": "2026-07-28"},
-    )
+    assert response.status_code == 200, response.text
+    assert response.json()["result"]["supportedVersions"] == ["2026-07-28"]
     assert "mcp-session-id" not in response.headers
     assert_alive(http, server)
 
 
-def test_stateless_meta_without_version_header_is_refused(server, http):
+def test_stateless_meta_without_version_header_is_a_header_mismatch(server, http):
+    """Body first: the envelope makes it modern, where MCP-Protocol-Version is required (-32020)."""
     params = {
         "_meta": {
             "io.modelcontextprotocol/protocolVersion": "2026-07-28",
@@ -449,13 +444,8 @@ def test_stateless_meta_without_version_header_is_refused(server, http):
         }
     }
     response = http.post(server.url, headers=POST_HEADERS, json=request(1, "tools/list", params))
-    assert_rpc_error(
-        response,
-        400,
-        UNSUPPORTED_PROTOCOL_VERSION,
-        request_id=1,
-        data={"supported": STATEFUL_VERSIONS, "requested": "2026-07-28"},
-    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == -32020
 
 
 def test_notifications_only_is_202_with_empty_body(server, http):

@@ -37,9 +37,10 @@ class SessionCapture:
         return httpx2.AsyncClient(timeout=httpx2.Timeout(30, read=120), event_hooks={"response": [self._on_response]})
 
 
-async def test_default_auto_mode_falls_back_to_initialize(server):
+async def test_default_auto_mode_lands_on_the_stateless_revision(server):
+    """Issue 10: server/discover is served, so auto mode adopts 2026-07-28 (it fell back to initialize)."""
     async with Client(server.url) as client:
-        assert client.protocol_version == "2025-11-25"
+        assert client.protocol_version == "2026-07-28"
         assert client.server_info.name == "mcpsite"
         tools = await client.list_tools()
         assert "start-notification-stream" in [tool.name for tool in tools.tools]

@@ -9,6 +9,7 @@ class ToolsAppConfig(AppConfig):
     def ready(self) -> None:
         # Imported here, once models are loaded: the handlers reach the runtime, which imports them.
         from sessions_app.runtime.methods import methods
+        from sessions_app.runtime.stateless import tool_facts
 
         from . import completion, handlers
         from .registry import registry
@@ -16,5 +17,7 @@ class ToolsAppConfig(AppConfig):
         for method, handler in {**handlers.HANDLERS, "completion/complete": completion.complete}.items():
             methods.register(method, handler)
         methods.add_capabilities(registry.capabilities)
+        tool_facts.input_schema = registry.tool_input_schema
+        tool_facts.required_capabilities = registry.tool_requirements
         # Like admin.py: every installed app may declare tools, resources and prompts in mcp_tools.py.
         autodiscover_modules("mcp_tools")

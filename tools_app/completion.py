@@ -26,8 +26,8 @@ async def complete(ctx: RequestContext) -> dict[str, Any]:
         completer = prompt.complete.get(argument["name"])
     elif ref.get("type") == "ref/resource":
         template = registry.get_template(ref.get("uri"))
-        if template is None:
-            raise not_found(ref.get("uri"))
+        if template is None or (ctx.stateless and template.session_scoped):
+            raise not_found(ref.get("uri"), ctx)
         completer = template.complete.get(argument["name"])
     values = await _candidates(completer, ctx, argument.get("value", ""))
     typed = argument.get("value", "").lower()

@@ -16,6 +16,7 @@ from sessions_app.metrics import TOOL_CALLS
 from sessions_app.runtime.context import RequestContext, ToolContext
 from sessions_app.store import subscriptions
 from sessions_app.store.outages import dependency_down
+from sessions_app.wire.envelope import missing_capabilities
 from sessions_app.wire.jsonrpc import INVALID_PARAMS, RESOURCE_NOT_FOUND, RpcError
 
 from .invoke import call_user_function
@@ -26,6 +27,7 @@ from .schema import InvalidArguments
 from .tools import ToolError, invalid_arguments
 
 logger = logging.getLogger(__name__)
+MISSING_REQUIRED_CLIENT_CAPABILITY = -32021
 
 
 # --- tools ---------------------------------------------------------------------
@@ -39,6 +41,7 @@ async def call_tool(ctx: RequestContext) -> dict[str, Any]:
     if tool is None:
         TOOL_CALLS.labels(tool="unknown", outcome="unknown").inc()
         raise RpcError(INVALID_PARAMS, f"Unknown tool: {name}")
+    _require_capabilities(ctx, tool.requires)
     try:
         arguments = tool.validate(ctx.params.get("arguments"))
     except (ValidationError, InvalidArguments) as exc:
@@ -63,6 +66,18 @@ async def call_tool(ctx: RequestContext) -> dict[str, Any]:
     return _tool_result(value)
 
 
+def _require_capabilities(ctx: RequestContext, required: dict[str, Any]) -> None:
+    """-32021 with the missing part as a ClientCapabilities object (400 in 2026-07-28)."""
+    missing = missing_capabilities(required, ctx.session.client_capabilities or {})
+    if missing:
+        names = ", ".join(repr(name) for name in missing)
+        raise RpcError(
+            MISSING_REQUIRED_CLIENT_CAPABILITY,
+            f"This tool requires the client {names} capability",
+            {"requiredCapabilities": missing},
+        )
+
+
 def _error_result(text: str) -> dict[str, Any]:
     return {"content": [{"type": "text", "text": text}], "isError": True}
 
@@ -78,33 +93,53 @@ def _tool_result(value: Any) -> dict[str, Any]:
 
 
 # --- resources -------------------------------------------------------------------
+# A stateless (2026-07-28) request has no session: resources meaning "this session" (session_scoped)
+# and the per-session listers are left out of its lists, and reading one answers -32602 saying why.
 async def list_resources(ctx: RequestContext) -> dict[str, Any]:
-    entries = [resource.definition() for resource in registry.resources()]
-    for lister in registry.listers():
+    entries = [r.definition() for r in registry.resources() if not (ctx.stateless and r.session_scoped)]
+    for lister in () if ctx.stateless else registry.listers():
         entries.extend(await call_user_function(lister, ToolContext(ctx)))
     return {"resources": entries}
 
 
 async def list_templates(ctx: RequestContext) -> dict[str, Any]:
-    return {"resourceTemplates": [template.definition() for template in registry.templates()]}
+    templates = [t for t in registry.templates() if not (ctx.stateless and t.session_scoped)]
+    return {"resourceTemplates": [template.definition() for template in templates]}
 
 
-def not_found(uri: str) -> RpcError:
+def not_found(uri: str, ctx: RequestContext | None = None) -> RpcError:
+    if ctx is not None and ctx.stateless:  # SEP-2164: -32602 naming the URI
+        return RpcError(INVALID_PARAMS, f"Unknown resource: {uri}", {"uri": uri})
     return RpcError(RESOURCE_NOT_FOUND, "Resource not found", {"uri": uri})
+
+
+def session_scoped(uri: str) -> RpcError:
+    return RpcError(
+        INVALID_PARAMS,
+        f"Resource {uri} belongs to a session, and a 2026-07-28 request has none: open a session "
+        "(initialize, a 2025 revision) to read it",
+        {"uri": uri, "reason": "session_scoped"},
+    )
 
 
 async def read_resource(ctx: RequestContext) -> dict[str, Any]:
     uri = ctx.params["uri"]
     found = registry.find_resource(uri)
     if found is None:
-        raise not_found(uri)
+        raise not_found(uri, ctx)
     resource, variables = found
+    if ctx.stateless and resource.session_scoped:
+        raise session_scoped(uri)
     try:
         if variables:
-            return {"contents": await resource.read(ToolContext(ctx), uri, variables)}
-        return {"contents": await resource.read(ToolContext(ctx), uri)}
+            result = {"contents": await resource.read(ToolContext(ctx), uri, variables)}
+        else:
+            result = {"contents": await resource.read(ToolContext(ctx), uri)}
     except ResourceNotFound:
-        raise not_found(uri) from None
+        raise not_found(uri, ctx) from None
+    if ctx.stateless and resource.cache:
+        result.update(resource.cache)
+    return result
 
 
 async def subscribe(ctx: RequestContext) -> dict[str, Any]:

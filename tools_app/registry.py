@@ -63,8 +63,13 @@ class Registry:
         title: str | None = None,
         annotations: dict[str, Any] | None = None,
         input_schema: dict[str, Any] | None = None,
+        requires: dict[str, Any] | None = None,
     ) -> Tool:
-        """`input_schema`: list this JSON Schema as is and validate arguments with it (else: type hints)."""
+        """`input_schema`: list this JSON Schema as is and validate arguments with it (else: type hints).
+
+        `requires`: client capabilities the tool needs (e.g. {"sampling": {}}); a 2026-07-28 request
+        without them gets -32021.
+        """
         tool_name = name or fn.__name__
         if not TOOL_NAME.match(tool_name):
             raise ValueError(f"tool name {tool_name!r} must be 1-128 characters of A-Z a-z 0-9 _ . -")
@@ -85,12 +90,21 @@ class Registry:
             arguments_model=model,
             context_param=context_param,
             explicit_schema=explicit,
+            requires=dict(requires or {}),
         )
         self._tools[tool_name] = tool
         return tool
 
     def get_tool(self, name: str) -> Tool | None:
         return self._tools.get(name)
+
+    def tool_input_schema(self, name: str) -> dict[str, Any] | None:
+        tool = self._tools.get(name)
+        return tool.definition()["inputSchema"] if tool else None
+
+    def tool_requirements(self, name: str) -> dict[str, Any]:
+        tool = self._tools.get(name)
+        return dict(tool.requires) if tool else {}
 
     def tools(self) -> list[Tool]:
         return list(self._tools.values())
@@ -105,8 +119,16 @@ class Registry:
         description: str | None = None,
         mime_type: str | None = None,
         complete: dict[str, Completer] | None = None,
+        session_scoped: bool = False,
+        cache: tuple[int, str] | None = None,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        """A fixed resource, or a template when `uri` has `{variables}`."""
+        """A fixed resource, or a template when `uri` has `{variables}`.
+
+        `session_scoped`: its meaning is "this session"; stateless (2026-07-28) requests have none, so
+        it is left out of their lists and reading it answers -32602. `cache`: (ttlMs, "public" or
+        "private"), the caching hints of its resources/read in 2026-07-28 (default 0, private).
+        """
+        hints = {"ttlMs": cache[0], "cacheScope": cache[1]} if cache else None
 
         def register(fn: Callable[..., Any]) -> Callable[..., Any]:
             label = name or fn.__name__
@@ -114,11 +136,13 @@ class Registry:
             if "{" in uri:
                 if uri in self._templates:
                     raise ValueError(f"resource template {uri!r} is registered twice")
-                self._templates[uri] = ResourceTemplate(uri, label, fn, title, doc, mime_type, dict(complete or {}))
+                self._templates[uri] = ResourceTemplate(
+                    uri, label, fn, title, doc, mime_type, dict(complete or {}), session_scoped, hints
+                )
             else:
                 if uri in self._resources:
                     raise ValueError(f"resource {uri!r} is registered twice")
-                self._resources[uri] = Resource(uri, label, fn, title, doc, mime_type)
+                self._resources[uri] = Resource(uri, label, fn, title, doc, mime_type, session_scoped, hints)
             return fn
 
         return register

@@ -58,6 +58,8 @@ class Resource:
     title: str | None = None
     description: str | None = None
     mime_type: str | None = None
+    session_scoped: bool = False  # its meaning is "this session": not offered to stateless requests
+    cache: dict[str, Any] | None = None  # resources/read caching hints (2026-07-28): ttlMs, cacheScope
 
     def definition(self) -> dict[str, Any]:
         return with_optional({"uri": self.uri, "name": self.name}, self)
@@ -75,6 +77,8 @@ class ResourceTemplate:
     description: str | None = None
     mime_type: str | None = None
     complete: dict[str, Completer] = field(default_factory=dict)
+    session_scoped: bool = False
+    cache: dict[str, Any] | None = None
     pattern: re.Pattern[str] = field(init=False)
 
     def __post_init__(self) -> None:

@@ -37,6 +37,7 @@ class Tool:
     arguments_model: type[BaseModel] = field(default=BaseModel)
     context_param: str | None = None
     explicit_schema: SchemaArguments | None = None  # registered with input_schema=...
+    requires: dict[str, Any] = field(default_factory=dict)  # client capabilities it needs, e.g. {"sampling": {}}
 
     def definition(self) -> dict[str, Any]:
         if self.explicit_schema is not None:

@@ -15,13 +15,21 @@ from django.conf import settings
 
 from ..store.sessions import SessionState
 from ..wire.jsonrpc import EVENT_LIMIT, RpcError, notification
-from ..wire.versions import PRIMING_VERSIONS, log_level_allows
+from ..wire.versions import MODERN_VERSIONS, PRIMING_VERSIONS, log_level_allows
 from .notifications import send_to_session
 from .replies import Replies
+from .stateless import StatelessState
 
 
 class RequestContext:
-    def __init__(self, session: SessionState, request_id: Any, method: str, params: dict | None, replies: Replies):
+    def __init__(
+        self,
+        session: SessionState | StatelessState,
+        request_id: Any,
+        method: str,
+        params: dict | None,
+        replies: Replies,
+    ):
         self.session = session
         self.request_id = request_id
         self.method = method
@@ -31,6 +39,11 @@ class RequestContext:
         self.progress_token = meta.get("progressToken") if isinstance(meta, dict) else None
         self.task: asyncio.Task | None = None  # set by InflightRequests.start()
         self.params_checked = False  # initialize: the transport validated them before the session existed
+
+    @property
+    def stateless(self) -> bool:
+        """A 2026-07-28 request: no session, its client known only from its envelope."""
+        return self.session.id is None
 
     @property
     def cancelled(self) -> bool:
@@ -53,8 +66,18 @@ class ToolContext:
         self._request = request
 
     @property
-    def session_id(self) -> str:
+    def session_id(self) -> str | None:
+        """The session's id; None in the stateless era (2026-07-28), where a request has no session."""
         return self._request.session.id
+
+    @property
+    def protocol_version(self) -> str:
+        return self._request.session.protocol_version
+
+    @property
+    def era(self) -> str:
+        """ "stateless" (2026-07-28, no session) or "stateful" (initialize and Mcp-Session-Id)."""
+        return "stateless" if self.protocol_version in MODERN_VERSIONS else "stateful"
 
     @property
     def client_capabilities(self) -> dict[str, Any]:
@@ -78,8 +101,11 @@ class ToolContext:
         await self._request.notify(method, params)
 
     async def log(self, level: str, data: Any, logger: str | None = None) -> None:
-        """notifications/message, if the session's level (logging/setLevel) lets it through."""
-        if not log_level_allows(self._request.session.log_level, level):
+        """notifications/message, if the session's level (logging/setLevel) or the envelope's logLevel lets it."""
+        minimum = self._request.session.log_level
+        if minimum is None and self.session_id is None:
+            return  # stateless: a request without logLevel gets no log messages
+        if not log_level_allows(minimum, level):
             return
         params: dict[str, Any] = {"level": level, "data": data}
         if logger is not None:
@@ -98,8 +124,9 @@ class ToolContext:
         await self.notify("notifications/progress", params)
 
     async def notify_session(self, method: str, params: dict[str, Any] | None = None) -> None:
-        """A notification not tied to this request: it goes to the session's GET stream."""
-        await send_to_session(self.session_id, notification(method, params))
+        """A notification not tied to this request: it goes to the session's GET stream (stateless: none)."""
+        if self.session_id is not None:
+            await send_to_session(self.session_id, notification(method, params))
 
     async def resource_updated(self, uri: str) -> None:
         await self.notify_session("notifications/resources/updated", {"uri": uri})

@@ -33,6 +33,11 @@ def _key(session_id: str, request_id: Any) -> Key:
     return session_id, json.dumps(request_id)
 
 
+def _owner(ctx: RequestContext) -> str:
+    """The session a request belongs to; a stateless (2026-07-28) request is its own owner."""
+    return ctx.session.id if ctx.session.id is not None else f"~stateless:{id(ctx)}"
+
+
 @dataclass(eq=False)
 class Inflight:
     ctx: RequestContext
@@ -79,7 +84,7 @@ class InflightRequests:
         return len(self._running)
 
     def start(self, ctx: RequestContext, stream: str | None) -> None:
-        key = _key(ctx.session.id, ctx.request_id)
+        key = _key(_owner(ctx), ctx.request_id)
         self._claimed.discard(key)
         task = asyncio.create_task(self._run(ctx, key, stream), name=f"mcp {ctx.method} {key}")
         ctx.task = task

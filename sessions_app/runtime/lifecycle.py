@@ -35,6 +35,7 @@ from ..wire.event_ids import GET_STREAM
 from .fencing import fence
 from .inflight import inflight
 from .lease import lease
+from .listeners import LISTEN_CHANGE, listeners, on_listen_change
 from .publish import EVENT, deliver_from_other_node, hub
 from .relay import relay
 from .tasks import TaskSet
@@ -137,7 +138,7 @@ class Node:
             await self.record_heartbeat()
         except Exception as exc:
             logger.warning("could not mark node %s as draining: %s", self.node_id, exc)
-        closed = await self._close_streams(keep_running=True)
+        closed = await self._close_streams(keep_running=True) + await listeners.close_all()
         logger.info(
             "draining node %s: closed %d idle streams, %d requests running", self.node_id, closed, inflight.count()
         )
@@ -223,6 +224,7 @@ def handle_relay_messages() -> None:
     relay.on(EVENT, deliver_from_other_node)
     relay.on(END_SESSION, on_end_session)
     relay.on(CANCEL, on_cancel)
+    relay.on(LISTEN_CHANGE, on_listen_change)
 
 
 class StartNode:

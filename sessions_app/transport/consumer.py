@@ -1,7 +1,8 @@
 """The Channels consumer for /mcp: an adapter between daphne's ASGI messages and the transport.
 
 It collects the body (refusing oversized ones), hands the request to a
-`StatefulTransport`, and offers that transport three ways to answer: a whole
+`StatefulTransport` or, for the 2026-07-28 revision, a `StatelessTransport`
+(transport.router decides), and offers that transport three ways to answer: a whole
 response (`reply`), the start of a stream (`start_stream`) and stream bytes
 (`write`). It ends on `http.disconnect`, which daphne also sends once a
 response is complete.
@@ -28,7 +29,9 @@ from ..edge.headers import header_map
 from ..wire.jsonrpc import INVALID_REQUEST, HttpError
 from ..wire.versions import CONTENT_TYPE_JSON
 from .flow import WRITE_FLOW, WriteFlow
+from .router import is_modern
 from .stateful import StatefulTransport
+from .stateless import StatelessTransport
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +44,8 @@ class McpConsumer(AsyncHttpConsumer):
         self.received = 0
         self.replied = False  # a complete response went out
         self.gone = False  # the client disconnected
-        self.transport: StatefulTransport | None = None
+        self.transport: StatefulTransport | StatelessTransport | None = None
+        self.started = False
 
     async def dispatch(self, message):
         handler = getattr(self, get_handler_name(message), None)
@@ -52,8 +56,8 @@ class McpConsumer(AsyncHttpConsumer):
     async def http_request(self, message):
         if self.replied:
             return
-        if self.transport is None:
-            self.transport = StatefulTransport(self, self.scope)
+        if not self.started:
+            self.started = True
             declared = header_map(self.scope).get("content-length", "")
             if declared.isdigit() and int(declared) > settings.MCP_MAX_BODY_BYTES:
                 await self._too_large()
@@ -64,6 +68,9 @@ class McpConsumer(AsyncHttpConsumer):
         self.body.append(chunk)
         if not message.get("more_body"):
             body, self.body = b"".join(self.body), []
+            # The era is chosen from the whole request, body first (transport.router).
+            leg = StatelessTransport if is_modern(self.scope, body) else StatefulTransport
+            self.transport = leg(self, self.scope)
             await self.transport.handle(body)
             if self.replied:
                 await self.transport.close()  # e.g. a GET slot claimed before an error reply

@@ -31,3 +31,9 @@ def log_level_allows(minimum: str | None, level: str) -> bool:
     if minimum is None:
         return True
     return LOG_LEVELS.index(level) >= LOG_LEVELS.index(minimum)
+
+
+# The stateless revisions (per-request `_meta` envelope, no session), served on /mcp beside the stateful ones.
+MODERN_VERSIONS: tuple[str, ...] = ("2026-07-28",)
+# Every revision that opens with initialize (served or not): a header naming one of these is legacy.
+HANDSHAKE_VERSIONS = frozenset({"2024-11-05", *STATEFUL_VERSIONS})

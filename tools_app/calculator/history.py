@@ -33,7 +33,7 @@ class Entry:
     expression: str
 
 
-def _record(session_id: str, entries: list[Entry]) -> list[Calculation]:
+def _record(session_id: str | None, entries: list[Entry]) -> list[Calculation]:
     rows = [
         Calculation(
             session_id=session_id,
@@ -49,8 +49,8 @@ def _record(session_id: str, entries: list[Entry]) -> list[Calculation]:
     return rows
 
 
-async def record(session_id: str, entries: list[Entry]) -> list[Calculation]:
-    """Store calculations, then (in the background) tell subscribers the history and stats changed."""
+async def record(session_id: str | None, entries: list[Entry]) -> list[Calculation]:
+    """Store calculations (a stateless request's with no session), then tell subscribers in the background."""
     if not entries:
         return []
     rows = await database_sync_to_async(_record)(session_id, entries)
@@ -61,17 +61,20 @@ async def record(session_id: str, entries: list[Entry]) -> list[Calculation]:
 _notifying = TaskSet()
 
 
-async def _notify(session_id: str) -> None:
+async def _notify(session_id: str | None) -> None:
     """The caller's tool call does not wait for every other session's subscriber to be told."""
     try:
-        await notifications.resource_updated(HISTORY_URI, session_id=session_id)
-        await notifications.resource_list_changed(session_id)
+        if session_id is not None:
+            await notifications.resource_updated(HISTORY_URI, session_id=session_id)
+            await notifications.resource_list_changed(session_id)
         await notifications.resource_updated(STATS_URI)
     except Exception as exc:  # stored already; a lost notification must not fail anything
         logger.warning("notifying history subscribers of session %s failed: %s", session_id, exc)
 
 
-def _recent(session_id: str, limit: int = HISTORY_LIMIT) -> list[dict]:
+def _recent(session_id: str | None, limit: int = HISTORY_LIMIT) -> list[dict]:
+    if session_id is None:  # a stateless request has no history of its own
+        return []
     rows = Calculation.objects.filter(session_id=session_id).order_by("-created_at")[:limit]
     return [row.as_json() for row in reversed(list(rows))]
 
@@ -79,7 +82,9 @@ def _recent(session_id: str, limit: int = HISTORY_LIMIT) -> list[dict]:
 recent = database_sync_to_async(_recent)
 
 
-def _get(session_id: str, calculation_id: str) -> dict | None:
+def _get(session_id: str | None, calculation_id: str) -> dict | None:
+    if session_id is None:
+        return None
     try:
         key = uuid.UUID(calculation_id)
     except ValueError:

@@ -1,4 +1,4 @@
-"""The calculator's history: one row per calculation, per session, on every node."""
+"""The calculator's history: one row per calculation (per session, or none for stateless requests)."""
 
 import uuid
 
@@ -11,7 +11,10 @@ from .arithmetic import plain
 
 class Calculation(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    session = models.ForeignKey(McpSession, on_delete=models.CASCADE, related_name="calculations")
+    # None: made by a stateless (2026-07-28) request, which has no session.
+    session = models.ForeignKey(
+        McpSession, on_delete=models.CASCADE, related_name="calculations", null=True, blank=True
+    )
     operation = models.CharField(max_length=32, db_index=True)
     inputs = models.JSONField(default=list)
     result = models.FloatField()

@@ -1,4 +1,4 @@
-"""The calculator's resources. Session-scoped ones answer only their own session."""
+"""The calculator's resources. Session-scoped ones answer only their own session (none in 2026-07-28)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ from tools_app.resources import ResourceNotFound
 from . import history
 
 JSON = "application/json"
+# resources/read caching hints (2026-07-28): fixed tables may be cached by anyone for an hour;
+# calculator://stats changes with every calculation (default: 0, private).
+HOUR_MS = 3_600_000
 
 FORMULAS = {
     "quadratic": {"formula": "ax² + bx + c = 0", "solution": "x = (-b ± √(b²-4ac)) / 2a"},
@@ -33,6 +36,7 @@ FORMULAS = {
     title="Calculator Constants",
     mime_type=JSON,
     description="Mathematical constants",
+    cache=(HOUR_MS, "public"),
 )
 def constants(ctx: ToolContext) -> dict:
     return {"pi": math.pi, "e": math.e, "sqrt2": math.sqrt(2), "ln2": math.log(2), "ln10": math.log(10)}
@@ -55,6 +59,7 @@ async def stats(ctx: ToolContext) -> dict:
     title="Calculation History",
     mime_type=JSON,
     description="This session's last 50 calculations, oldest first, each with its id",
+    session_scoped=True,
 )
 async def history_list(ctx: ToolContext) -> list:
     return await history.recent(ctx.session_id)
@@ -71,6 +76,7 @@ async def _own_calculation_ids(ctx: ToolContext, typed: str) -> list[str]:
     mime_type=JSON,
     description="Retrieve specific calculation from history",
     complete={"calculationId": _own_calculation_ids},
+    session_scoped=True,
 )
 async def history_entry(ctx: ToolContext, calculationId: str) -> dict:  # noqa: N803
     entry = await history.get(ctx.session_id, calculationId)
@@ -86,6 +92,7 @@ async def history_entry(ctx: ToolContext, calculationId: str) -> dict:  # noqa: 
     mime_type=JSON,
     description="Current session details",
     complete={"sessionId": lambda ctx, typed: [ctx.session_id]},
+    session_scoped=True,
 )
 async def session_info(ctx: ToolContext, sessionId: str) -> dict:  # noqa: N803
     if sessionId != ctx.session_id:  # another session's details are not this client's to read
@@ -102,6 +109,7 @@ async def session_info(ctx: ToolContext, sessionId: str) -> dict:  # noqa: N803
     title="Formula Library",
     mime_type=JSON,
     description="Mathematical formulas",
+    cache=(HOUR_MS, "public"),
 )
 def formulas(ctx: ToolContext) -> dict:
     return FORMULAS

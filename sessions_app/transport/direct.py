@@ -1,0 +1,99 @@
+"""A stateless request's answer, written straight to its HTTP response: nothing is stored, nothing resumes.
+
+The server chooses per request. It answers JSON (one object, its status from the
+error code) unless a notification comes first or the handler runs past a
+keep-alive interval, and the client accepts SSE: then the response becomes
+`200 text/event-stream` carrying only this request's notifications, comment
+keep-alives, and the response last, with no event ids, no priming, no retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from django.conf import settings
+
+from ..runtime.stateless import shape_result
+from ..runtime.tasks import TaskSet
+from ..wire.jsonrpc import (
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    METHOD_NOT_FOUND,
+    PARSE_ERROR,
+    UNSUPPORTED_PROTOCOL_VERSION,
+    dumps,
+)
+from ..wire.sse import comment_frame, event_frame
+from .streams import SSE_HEADERS, Exchange
+
+HEADER_MISMATCH = -32020
+MISSING_REQUIRED_CLIENT_CAPABILITY = -32021
+# The HTTP status of an error response (the SDK's table); any other code is answered 200.
+ERROR_STATUS = {
+    PARSE_ERROR: 400,
+    INVALID_REQUEST: 400,
+    INVALID_PARAMS: 400,
+    HEADER_MISMATCH: 400,
+    MISSING_REQUIRED_CLIENT_CAPABILITY: 400,
+    UNSUPPORTED_PROTOCOL_VERSION: 400,
+    METHOD_NOT_FOUND: 404,
+}
+
+
+def status_of(response: dict[str, Any]) -> int:
+    error = response.get("error")
+    return ERROR_STATUS.get(error.get("code"), 200) if isinstance(error, dict) else 200
+
+
+class DirectReplies:
+    """The replies of one stateless request (runtime.replies.Replies), on the wire only."""
+
+    def __init__(self, exchange: Exchange, method: str, *, sse: bool, tasks: TaskSet) -> None:
+        self.exchange = exchange
+        self.method = method
+        self.sse = sse  # the client accepts text/event-stream and the server may answer with it
+        self.streaming = False
+        self.done = False
+        self._lock = asyncio.Lock()
+        if sse:
+            tasks.spawn(self._keep_alive())
+
+    async def _start(self) -> None:
+        if not self.streaming:
+            self.streaming = True
+            await self.exchange.start_stream(list(SSE_HEADERS))
+
+    async def notify(self, message: dict[str, Any]) -> None:
+        if not self.sse:
+            return  # JSON: a request's notifications have no wire
+        async with self._lock:
+            if self.done:
+                return
+            await self._start()
+            await self.exchange.write(event_frame(None, message), True)
+
+    async def finish(self, response: dict[str, Any] | None) -> None:
+        """The response; None (cancelled: the client closed the stream) sends nothing."""
+        async with self._lock:
+            if self.done:
+                return
+            self.done = True
+            if response is None:
+                return
+            if isinstance(response.get("result"), dict):
+                response = {**response, "result": shape_result(self.method, response["result"])}
+            if self.streaming:
+                await self.exchange.write(event_frame(None, response), False)
+            else:
+                await self.exchange.reply(status_of(response), dumps(response))
+
+    async def _keep_alive(self) -> None:
+        """A long, silent request opens its stream anyway, so comments can keep the path alive."""
+        while not self.done:
+            await asyncio.sleep(settings.MCP_KEEPALIVE_SECONDS)
+            async with self._lock:
+                if self.done:
+                    return
+                await self._start()
+                await self.exchange.write(comment_frame("ping"), True)

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ModernAppConfig(AppConfig):
+    name = "tests.modern_app"
+    label = "modern_app"
