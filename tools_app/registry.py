@@ -45,6 +45,7 @@ class Registry:
         self._templates: dict[str, ResourceTemplate] = {}
         self._prompts: dict[str, Prompt] = {}
         self._listers: list[ResourceLister] = []
+        self._announced: set[str] = set()
 
     # --- tools -------------------------------------------------------------------
     def tool(self, name: str | None = None, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -201,18 +202,23 @@ class Registry:
     def prompts(self) -> list[Prompt]:
         return list(self._prompts.values())
 
+    def announce_list_changes(self, *kinds: str) -> None:
+        """Advertise listChanged for "tools" and/or "prompts": an app that sends notifications/*/list_changed
+        (runtime.notifications.tools_list_changed, prompts_list_changed) says so here."""
+        self._announced.update(kinds)
+
     # --- capabilities ------------------------------------------------------------
     def capabilities(self) -> dict[str, Any]:
         """What initialize advertises, from what is registered."""
         caps: dict[str, Any] = {}
         if self._tools:
-            caps["tools"] = {"listChanged": False}
+            caps["tools"] = {"listChanged": "tools" in self._announced}
         if self._resources or self._templates or self._listers:
             # listChanged: per-session listings change (see resource_lister), and the
             # server says so on the session's GET stream.
             caps["resources"] = {"subscribe": True, "listChanged": bool(self._listers)}
         if self._prompts:
-            caps["prompts"] = {"listChanged": False}
+            caps["prompts"] = {"listChanged": "prompts" in self._announced}
         if any(p.complete for p in self._prompts.values()) or any(t.complete for t in self._templates.values()):
             caps["completions"] = {}
         return caps

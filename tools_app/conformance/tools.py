@@ -15,10 +15,9 @@ import asyncio
 import json
 from typing import Annotated, Any
 
-from mcp_types import MISSING_REQUIRED_CLIENT_CAPABILITY
 from pydantic import Field
 
-from sessions_app.wire.jsonrpc import RpcError
+from sessions_app.runtime import notifications
 from tools_app.registry import ToolContext, ToolError, registry
 
 from .media import RED_PIXEL_PNG_B64, SILENCE_WAV_B64
@@ -143,16 +142,12 @@ async def test_reconnection(ctx: ToolContext) -> str:
     return "Reconnection test completed"
 
 
-@registry.tool(description="Needs the client's sampling capability: without it, error -32021")
+@registry.tool(
+    description="Needs the client's sampling capability: without it, error -32021", requires={"sampling": {}}
+)
 async def test_missing_capability(ctx: ToolContext) -> str:
-    # The stateless leg checks declared requirements before the call (-32021, HTTP 400); this is
-    # the same rule, for the stateful era where the capabilities come from initialize.
-    if "sampling" not in ctx.client_capabilities:
-        raise RpcError(
-            MISSING_REQUIRED_CLIENT_CAPABILITY,
-            "This tool requires the client 'sampling' capability",
-            {"requiredCapabilities": {"sampling": {}}},
-        )
+    # Checked before the call from `requires` (tools_app.handlers): 400/-32021 in 2026-07-28, the
+    # same error in the stateful era, where the capabilities come from initialize.
     return "The client declared the sampling capability"
 
 
@@ -167,13 +162,19 @@ async def test_streaming_elicitation(ctx: ToolContext) -> str:
     return "Streaming completed"
 
 
+# The trigger tools below send list_changed: advertise it.
+registry.announce_list_changes("tools", "prompts")
+
+
 @registry.tool(description="Announces notifications/tools/list_changed")
 async def test_trigger_tool_change(ctx: ToolContext) -> str:
-    await ctx.notify_session("notifications/tools/list_changed")
+    await notifications.tools_list_changed()  # listen streams (2026-07-28), on every node
+    await ctx.notify_session("notifications/tools/list_changed")  # this session's GET stream
     return "Sent notifications/tools/list_changed"
 
 
 @registry.tool(description="Announces notifications/prompts/list_changed")
 async def test_trigger_prompt_change(ctx: ToolContext) -> str:
+    await notifications.prompts_list_changed()
     await ctx.notify_session("notifications/prompts/list_changed")
     return "Sent notifications/prompts/list_changed"
