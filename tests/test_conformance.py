@@ -60,9 +60,43 @@ SUITE_SCHEMA_2020_12 = {
 RESULT_DIR = re.compile(r"^server-(?P<scenario>.+)-\d{4}-\d{2}-\d{2}T[\d-]+Z$")
 
 
+MODERN_META = {
+    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+    "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}},
+}
+
+
+def warm_up(live) -> None:
+    """Serve each code path once before the suite: some of its checks give a call only 500-800 ms,
+    which a fresh process's first call (imports, schema building) can exceed on a busy machine."""
+    with httpx2.Client(timeout=30) as http:
+        for method, name in [
+            ("server/discover", None),
+            ("tools/list", None),
+            ("tools/call", "test_streaming_elicitation"),
+            ("tools/call", "test_logging_tool"),
+            ("prompts/list", None),
+            ("resources/list", None),
+        ]:
+            params = {"_meta": MODERN_META, **({"name": name, "arguments": {}} if name else {})}
+            headers = {
+                "content-type": "application/json",
+                "accept": "application/json, text/event-stream",
+                "mcp-protocol-version": "2026-07-28",
+                "mcp-method": method,
+                **({"mcp-name": name} if name else {}),
+            }
+            answer = http.post(
+                live.url, headers=headers, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+            )
+            assert answer.status_code == 200, answer.text
+        initialize(http, live.url)
+
+
 @pytest.fixture(scope="module")
 def fixtures_server(tmp_path_factory):
     live = start_module_server(tmp_path_factory, "conformance", env={"MCP_CONFORMANCE_FIXTURES": "true"})
+    warm_up(live)
     yield live
     live.stop()
 

@@ -55,6 +55,7 @@ class DirectReplies:
         self.sse = sse  # the client accepts text/event-stream and the server may answer with it
         self.streaming = False
         self.done = False
+        self.events = 0  # notifications sent so far (RequestContext bounds them, MCP_MAX_STREAM_EVENTS)
         self._lock = asyncio.Lock()
         if sse:
             tasks.spawn(self._keep_alive())
@@ -87,6 +88,12 @@ class DirectReplies:
                 await self.exchange.write(event_frame(None, response), False)
             else:
                 await self.exchange.reply(status_of(response), dumps(response))
+
+    async def close_stream(self, retry_ms: int) -> bool:
+        return False  # nothing resumes a stateless response: it is never closed early
+
+    async def abandon(self, response: dict[str, Any]) -> None:
+        await self.finish(response)  # nothing is stored: the client is told at once
 
     async def _keep_alive(self) -> None:
         """A long, silent request opens its stream anyway, so comments can keep the path alive."""
