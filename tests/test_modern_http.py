@@ -347,3 +347,17 @@ def test_modern_requests_are_counted_by_method_and_client(modern, http):
     metrics = http.get(f"{modern.base}/metrics").text
     assert 'mcp_modern_requests_total{client="counting-client",method="tools/list"}' in metrics
     assert 'mcp_modern_requests_total{client="-",method="tools/list"}' in metrics
+
+
+def test_a_stateless_call_outlives_heartbeats(modern, http):
+    # The node's heartbeat ends the requests of expired sessions; a stateless request has no session,
+    # so it must run to its end however many heartbeats (MCP_HEARTBEAT_SECONDS, 2 s) pass meanwhile.
+    slow = call(
+        "tools/call", {"name": "start-notification-stream", "arguments": {"interval": 1, "count": 5, "caller": "hb"}}
+    )
+    response = http.post(modern.url, headers=headers_for(slow), json=slow, timeout=30)
+    assert response.status_code == 200, response.text
+    final = [event.message for event in iter_events(response.text.splitlines()) if event.message.get("id") == 1]
+    if response.headers["content-type"].startswith("application/json"):
+        final = [response.json()]
+    assert final and final[-1]["result"]["content"][0]["text"].startswith("Sent 5 notifications"), response.text

@@ -168,7 +168,8 @@ class InflightRequests:
         return [(entry.ctx.session.id, entry.stream) for entry in self._running.values() if entry.stream is not None]
 
     def session_ids(self) -> set[str]:
-        return {session_id for session_id, _ in self._running}
+        """The stored sessions with requests running here (a stateless request has none, and never expires)."""
+        return {entry.ctx.session.id for entry in self._running.values() if entry.ctx.session.id is not None}
 
     async def wait_idle(self, timeout: float) -> bool:
         """Wait up to `timeout` seconds for running requests to end; True if they all did."""
