@@ -361,3 +361,32 @@ def test_a_stateless_call_outlives_heartbeats(modern, http):
     if response.headers["content-type"].startswith("application/json"):
         final = [response.json()]
     assert final and final[-1]["result"]["content"][0]["text"].startswith("Sent 5 notifications"), response.text
+
+
+def test_listen_streams_count_under_the_stream_cap_with_get_streams(tmp_path_factory):
+    # MCP_MAX_STREAMS keeps descriptors for /health and POSTs: listen streams hold connections as
+    # GET streams do, so both count against it, and a closed one gives its place back.
+    capped = start_module_server(tmp_path_factory, "capped", env={"MCP_MAX_STREAMS": "2"})
+    listen = call("subscriptions/listen", {"notifications": {"toolsListChanged": True}})
+    try:
+        with httpx2.Client(timeout=httpx2.Timeout(10, read=30)) as http:
+            session_id = initialize(http, capped.url)
+            get_headers = {**session_headers(session_id), "accept": "text/event-stream"}
+            with http.stream("GET", capped.url, headers=get_headers) as held:
+                assert held.status_code == 200
+                with http.stream("POST", capped.url, headers=headers_for(listen), json=listen) as first:
+                    assert first.status_code == 200
+                    # Bounded: without the cap this would be a third open stream, read until the timeout.
+                    refused = http.post(capped.url, headers=headers_for(listen), json=listen, timeout=5)
+                    assert refused.status_code == 503 and refused.headers["retry-after"] == "2", refused.text
+                    assert refused.json()["error"]["code"] == -32603
+                    assert http.get(f"{capped.base}/health").status_code == 200
+            deadline = time.monotonic() + 10  # both closed by the client: their places come back
+            while time.monotonic() < deadline:
+                with http.stream("POST", capped.url, headers=headers_for(listen), json=listen) as again:
+                    if again.status_code == 200:
+                        break
+                time.sleep(0.2)
+            assert again.status_code == 200
+    finally:
+        capped.stop()

@@ -21,6 +21,7 @@ from ..runtime.tasks import TaskSet
 from ..wire.envelope import SUBSCRIPTION_ID_KEY
 from ..wire.jsonrpc import INVALID_PARAMS, INVALID_REQUEST, HttpError, notification, result_message
 from ..wire.sse import comment_frame, event_frame
+from .stream_cap import stream_cap
 from .streams import SSE_HEADERS, Exchange
 
 logger = logging.getLogger(__name__)
@@ -69,6 +70,14 @@ class Listening:
         self.uris = set(honoured.get("resourceSubscriptions", ()))
         self.closed = False
         self._lock = asyncio.Lock()
+        self._counted = True  # open_listen took a place under MCP_MAX_STREAMS for it
+
+    def _forget(self) -> None:
+        self.closed = True
+        listeners.discard(self)
+        if self._counted:
+            self._counted = False
+            stream_cap.release()
 
     def _meta(self) -> dict[str, Any]:
         return {SUBSCRIPTION_ID_KEY: self.request_id}
@@ -91,15 +100,13 @@ class Listening:
         async with self._lock:
             if self.closed:
                 return
-            self.closed = True
-            listeners.discard(self)
+            self._forget()
             result = shape_result(METHOD, {"_meta": self._meta()})
             await self.exchange.write(event_frame(None, result_message(self.request_id, result)), False)
 
     def detach(self) -> None:
         """The client left: forget the stream, write nothing more."""
-        self.closed = True
-        listeners.discard(self)
+        self._forget()
 
     async def keep_alive(self) -> None:
         while not self.closed:
@@ -121,8 +128,13 @@ async def open_listen(
             request_id=request_id,
         )
     honoured = honoured_filter(params, request_id)
+    stream_cap.take()  # counted with GET streams: a 503 beyond MCP_MAX_STREAMS, descriptors stay for the rest
     listening = Listening(exchange, request_id, honoured)
-    await exchange.start_stream(list(SSE_HEADERS))
+    try:
+        await exchange.start_stream(list(SSE_HEADERS))
+    except BaseException:
+        listening.detach()
+        raise
     listeners.add(listening)
     await listening.send("notifications/subscriptions/acknowledged", {"notifications": honoured})
     tasks.spawn(listening.keep_alive())
