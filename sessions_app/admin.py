@@ -222,12 +222,17 @@ class NodeHeartbeatAdmin(ReadOnlyAdmin):
         "draining",
         "stream_count",
         "running",
+        "stateless_count",
     )
     ordering = ("-last_seen",)
 
     @admin.display(boolean=True, description="alive")
     def alive(self, obj):
         return obj.alive
+
+    @admin.display(description="stateless requests")
+    def stateless_count(self, obj):
+        return sum(((obj.stateless_requests or {}).get("method") or {}).values())
 
     @admin.display(description="open streams")
     def stream_count(self, obj):

@@ -86,3 +86,18 @@ def count_modern_request(method: str, client_name: str) -> None:
         else:
             _client_labels.add(client)
     MODERN_REQUESTS.labels(method=method, client=client).inc()
+    _modern_tally[(method, client)] = _modern_tally.get((method, client), 0) + 1
+
+
+_modern_tally: dict[tuple[str, str], int] = {}
+
+
+def modern_request_counts() -> dict[str, dict[str, int]]:
+    """This process's stateless requests since it started, by method and by client (the heartbeat stores them
+    for the admin; the labels are the bounded ones above)."""
+    by_method: dict[str, int] = {}
+    by_client: dict[str, int] = {}
+    for (method, client), count in _modern_tally.items():
+        by_method[method] = by_method.get(method, 0) + count
+        by_client[client] = by_client.get(client, 0) + count
+    return {"method": by_method, "client": by_client}

@@ -192,6 +192,8 @@ class NodeHeartbeat(models.Model):
     # What the node holds now, refreshed with each beat (for operators): {session id: [stream, ...]}.
     streams = models.JSONField(default=dict, blank=True)
     running = models.IntegerField(default=0)
+    # Stateless (2026-07-28) requests this node served since it started: {"method": {...}, "client": {...}}.
+    stateless_requests = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-last_seen"]

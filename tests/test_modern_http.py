@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import sqlite3
 import time
 
@@ -390,3 +391,28 @@ def test_listen_streams_count_under_the_stream_cap_with_get_streams(tmp_path_fac
             assert again.status_code == 200
     finally:
         capped.stop()
+
+
+def test_admin_counts_stateless_requests_by_method_and_client(modern, http):
+    from .test_operations import admin_login, create_admin
+
+    for request_id in range(3):
+        message = call(
+            "tools/list",
+            request_id=request_id,
+            meta={"io.modelcontextprotocol/clientInfo": {"name": "counted-client", "version": "1"}},
+        )
+        assert post(http, modern, message).status_code == 200
+    create_admin(modern)
+    with admin_login(modern) as admin:
+        deadline = time.monotonic() + 15  # the counts reach the database with the node's next heartbeat
+        while time.monotonic() < deadline:
+            index = admin.get("/admin/").text
+            if "client counted-client" in index:
+                break
+            time.sleep(0.5)
+        table = index.split('id="stateless-requests"', 1)[1].split("</table>", 1)[0]
+        rows = dict(re.findall(r'<th scope="row">([^<]+)</th><td>(\d+)</td>', table))
+        assert rows.get("client counted-client") == "3", table
+        assert int(rows.get("tools/list", 0)) >= 3, table
+        assert "stateless requests" in admin.get("/admin/sessions_app/nodeheartbeat/").text.lower()

@@ -27,6 +27,7 @@ import time
 from channels.db import database_sync_to_async
 from django.conf import settings
 
+from ..metrics import modern_request_counts
 from ..store import heartbeats
 from ..store.cache import cache
 from ..store.purge import purge
@@ -79,7 +80,7 @@ class Node:
             self._tasks.spawn(relay.listen(), name="mcp-node-listener")
 
     async def record_heartbeat(self) -> None:
-        await heartbeats.arecord(self.node_id, self.draining, open_streams(), inflight.count())
+        await heartbeats.arecord(self.node_id, self.draining, open_streams(), inflight.count(), modern_request_counts())
 
     async def _heartbeat(self) -> None:
         """Beat; fence this node first if its lease lapsed; then end the work of sessions that ended."""

@@ -13,7 +13,9 @@ from ..models import NodeHeartbeat
 from .background import on_upkeep_thread
 
 
-def _record(node_id: str, draining: bool, streams: dict[str, list[str]], inflight: int) -> None:
+def _record(
+    node_id: str, draining: bool, streams: dict[str, list[str]], inflight: int, stateless: dict | None = None
+) -> None:
     NodeHeartbeat.objects.update_or_create(
         node_id=node_id,
         defaults={
@@ -23,6 +25,7 @@ def _record(node_id: str, draining: bool, streams: dict[str, list[str]], infligh
             "draining": draining,
             "streams": streams,
             "running": inflight,
+            "stateless_requests": stateless or {},
         },
     )
 

@@ -28,6 +28,9 @@ class Figures:
     open_streams: int
     nodes: int
     running_requests: int
+    # Stateless requests the live nodes served since each started, by method and by client name.
+    stateless_by_method: dict[str, int]
+    stateless_by_client: dict[str, int]
 
 
 def live_figures() -> Figures:
@@ -37,7 +40,17 @@ def live_figures() -> Figures:
         open_streams=sum(len(streams) for node in nodes for streams in (node.streams or {}).values()),
         nodes=len(nodes),
         running_requests=sum(node.running for node in nodes),
+        stateless_by_method=_summed(nodes, "method"),
+        stateless_by_client=_summed(nodes, "client"),
     )
+
+
+def _summed(nodes: list[NodeHeartbeat], key: str) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for node in nodes:
+        for label, count in ((node.stateless_requests or {}).get(key) or {}).items():
+            total[label] = total.get(label, 0) + int(count)
+    return dict(sorted(total.items(), key=lambda item: -item[1]))
 
 
 def terminate_sessions(session_ids: list[str]) -> int:

@@ -23,7 +23,6 @@ from ..metrics import count_modern_request
 from ..runtime import discover  # noqa: F401  (registers server/discover)
 from ..runtime.context import RequestContext
 from ..runtime.inflight import inflight
-from ..runtime.lifecycle import node
 from ..runtime.methods import methods
 from ..runtime.stateless import MODERN_METHODS, StatelessState, tool_facts
 from ..runtime.tasks import TaskSet
@@ -59,13 +58,6 @@ class StatelessTransport:
                     INVALID_REQUEST,
                     "Method Not Allowed: the 2026-07-28 revision serves POST only",
                     headers={"Allow": "POST"},
-                )
-            if node.draining:
-                raise HttpError(
-                    503,
-                    INTERNAL_ERROR,
-                    "Service Unavailable: this node is shutting down; retry on another",
-                    headers={"Retry-After": "1", "Connection": "close"},
                 )
             await self.post(body)
         except HttpError as error:
