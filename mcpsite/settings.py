@@ -199,6 +199,11 @@ MCP_MAX_BODY_BYTES = 4 * 1024 * 1024
 MCP_MAX_STREAM_EVENTS = env_int("MCP_MAX_STREAM_EVENTS", 20_000)
 # The `retry:` hint (milliseconds) written with each stream's priming event.
 MCP_SSE_RETRY_MS = env_int("MCP_SSE_RETRY_MS", 1000)
+# How long a tool waits for the client's answer to elicitation/create, sampling/createMessage or
+# roots/list (stateful era) before the call fails; a tool may set its own (input_timeout=).
+MCP_INPUT_TIMEOUT = env_int("MCP_INPUT_TIMEOUT", 300)
+# How long a 2026-07-28 requestState stays valid: the client's retry must come within it.
+MCP_REQUEST_STATE_MAX_AGE = env_int("MCP_REQUEST_STATE_MAX_AGE", 900)
 # Seconds between SSE keep-alive comments; each tick also re-reads missed events.
 MCP_KEEPALIVE_SECONDS = env_int("MCP_KEEPALIVE_SECONDS", 15)
 # Origins browsers may call /mcp from (CORS): exact "scheme://host[:port]" values, or "*".

@@ -110,6 +110,7 @@ class StreamEvent(models.Model):
         RESPONSE = "response", "response"  # ends a POST stream
         BATCH_RESPONSE = "batch_response", "response in a batch"  # a response the stream goes on after
         CANCELLED = "cancelled", "cancelled"  # ends a POST stream with nothing to send
+        REQUEST = "request", "server-to-client request"  # elicitation/create, sampling/createMessage, roots/list
 
     TERMINAL_KINDS = frozenset({Kind.RESPONSE, Kind.CANCELLED})
 
@@ -154,6 +155,42 @@ class ResourceSubscription(models.Model):
 
     def __str__(self) -> str:
         return f"{self.session_id} → {self.uri}"
+
+
+class ClientRequest(models.Model):
+    """A request this server sent to a client (elicitation, sampling, roots), and its answer.
+
+    Stored before the request is written, so the client's answer may arrive at any
+    node: that node records it here (pending -> answered, once) and tells the node
+    whose tool waits. The row is also what the admin shows of a session's questions.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "pending"
+        ANSWERED = "answered", "answered"
+        CANCELLED = "cancelled", "cancelled"  # the tool's call was cancelled, or the session ended
+        TIMED_OUT = "timed_out", "timed out"
+        LOST = "lost", "lost"  # the node running the tool died while it waited
+
+    session = models.ForeignKey(McpSession, on_delete=models.CASCADE, related_name="client_requests")
+    request_id = models.CharField(max_length=64)  # the JSON-RPC id this server minted (a string)
+    stream = models.CharField(max_length=32, blank=True)  # the stream that carried it ("" if none)
+    related_request = models.JSONField(null=True, blank=True)  # the client's request that asked (tools/call id)
+    method = models.CharField(max_length=64)
+    params = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    response = models.JSONField(null=True, blank=True)  # the client's JSON-RPC response: result or error
+    node = models.CharField(max_length=64)  # the node whose tool waits
+    answered_on = models.CharField(max_length=64, blank=True)  # the node the answer reached
+    created_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["session", "request_id"], name="one_client_request_per_id")]
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.request_id} ({self.status})"
 
 
 class RequestClaim(models.Model):

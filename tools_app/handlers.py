@@ -13,10 +13,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from sessions_app.metrics import TOOL_CALLS
+from sessions_app.runtime.asking import InputRequired, require_capabilities
+from sessions_app.runtime.client_requests import AskFailed
 from sessions_app.runtime.context import RequestContext, ToolContext
 from sessions_app.store import subscriptions
 from sessions_app.store.outages import dependency_down
-from sessions_app.wire.envelope import missing_capabilities
 from sessions_app.wire.jsonrpc import INVALID_PARAMS, RESOURCE_NOT_FOUND, RpcError
 
 from .invoke import call_user_function
@@ -27,7 +28,6 @@ from .schema import InvalidArguments
 from .tools import ToolError, invalid_arguments
 
 logger = logging.getLogger(__name__)
-MISSING_REQUIRED_CLIENT_CAPABILITY = -32021
 
 
 # --- tools ---------------------------------------------------------------------
@@ -41,7 +41,8 @@ async def call_tool(ctx: RequestContext) -> dict[str, Any]:
     if tool is None:
         TOOL_CALLS.labels(tool="unknown", outcome="unknown").inc()
         raise RpcError(INVALID_PARAMS, f"Unknown tool: {name}")
-    _require_capabilities(ctx, tool.requires)
+    require_capabilities(ctx, tool.requires)
+    ctx.input_timeout = tool.input_timeout
     try:
         arguments = tool.validate(ctx.params.get("arguments"))
     except (ValidationError, InvalidArguments) as exc:
@@ -52,6 +53,12 @@ async def call_tool(ctx: RequestContext) -> dict[str, Any]:
     except ToolError as exc:
         TOOL_CALLS.labels(tool=name, outcome="error").inc()
         return _error_result(str(exc))
+    except AskFailed as exc:  # the client refused, timed out, or answered nonsense: the model reads why
+        TOOL_CALLS.labels(tool=name, outcome="error").inc()
+        return _error_result(str(exc))
+    except InputRequired:  # 2026-07-28: this round lacks answers (runtime.methods makes the result)
+        TOOL_CALLS.labels(tool=name, outcome="input_required").inc()
+        raise
     except RpcError:
         TOOL_CALLS.labels(tool=name, outcome="error").inc()
         raise
@@ -64,18 +71,6 @@ async def call_tool(ctx: RequestContext) -> dict[str, Any]:
         return _error_result(f"Tool {name} failed with an internal error")
     TOOL_CALLS.labels(tool=name, outcome="ok").inc()
     return _tool_result(value)
-
-
-def _require_capabilities(ctx: RequestContext, required: dict[str, Any]) -> None:
-    """-32021 with the missing part as a ClientCapabilities object (400 in 2026-07-28)."""
-    missing = missing_capabilities(required, ctx.session.client_capabilities or {})
-    if missing:
-        names = ", ".join(repr(name) for name in missing)
-        raise RpcError(
-            MISSING_REQUIRED_CLIENT_CAPABILITY,
-            f"This tool requires the client {names} capability",
-            {"requiredCapabilities": missing},
-        )
 
 
 def _error_result(text: str) -> dict[str, Any]:

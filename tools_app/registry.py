@@ -65,11 +65,14 @@ class Registry:
         annotations: dict[str, Any] | None = None,
         input_schema: dict[str, Any] | None = None,
         requires: dict[str, Any] | None = None,
+        input_timeout: float | None = None,
     ) -> Tool:
         """`input_schema`: list this JSON Schema as is and validate arguments with it (else: type hints).
 
-        `requires`: client capabilities the tool needs (e.g. {"sampling": {}}); a 2026-07-28 request
-        without them gets -32021.
+        `requires`: client capabilities the tool needs (e.g. {"sampling": {}}); a call from a client
+        without them gets -32021 before the tool runs. `input_timeout`: seconds the tool waits for the
+        client's answer to each of its questions (ctx.elicit, ctx.sample, ctx.list_roots) in a session;
+        default MCP_INPUT_TIMEOUT.
         """
         tool_name = name or fn.__name__
         if not TOOL_NAME.match(tool_name):
@@ -92,6 +95,7 @@ class Registry:
             context_param=context_param,
             explicit_schema=explicit,
             requires=dict(requires or {}),
+            input_timeout=input_timeout,
         )
         self._tools[tool_name] = tool
         return tool

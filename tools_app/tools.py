@@ -38,6 +38,7 @@ class Tool:
     context_param: str | None = None
     explicit_schema: SchemaArguments | None = None  # registered with input_schema=...
     requires: dict[str, Any] = field(default_factory=dict)  # client capabilities it needs, e.g. {"sampling": {}}
+    input_timeout: float | None = None  # seconds to wait for the client's answers (None: MCP_INPUT_TIMEOUT)
 
     def definition(self) -> dict[str, Any]:
         if self.explicit_schema is not None:

@@ -9,16 +9,23 @@ client's stream.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Generator
+from typing import Any, Generic, TypeVar
 
 from django.conf import settings
+from pydantic import BaseModel
 
 from ..store.sessions import SessionState
+from ..wire import asking as questions
+from ..wire.asking import Ask, Elicitation, Root, Sampled
 from ..wire.jsonrpc import EVENT_LIMIT, RpcError, notification
 from ..wire.versions import MODERN_VERSIONS, PRIMING_VERSIONS, log_level_allows
+from . import asking
 from .notifications import send_to_session
 from .replies import Replies
 from .stateless import StatelessState
+
+T = TypeVar("T")
 
 
 class RequestContext:
@@ -39,6 +46,8 @@ class RequestContext:
         self.progress_token = meta.get("progressToken") if isinstance(meta, dict) else None
         self.task: asyncio.Task | None = None  # set by InflightRequests.start()
         self.params_checked = False  # initialize: the transport validated them before the session existed
+        self.rounds: asking.Rounds | None = None  # 2026-07-28 tools/call, prompts/get, resources/read
+        self.input_timeout: float | None = None  # the tool's own wait for answers (else MCP_INPUT_TIMEOUT)
 
     @property
     def stateless(self) -> bool:
@@ -57,6 +66,21 @@ class RequestContext:
             raise RpcError(EVENT_LIMIT, f"Too many events: one request stream may carry at most {cap} notifications")
         self.replies.events += 1
         await self.replies.notify(notification(method, params))
+
+
+class Question(Generic[T]):
+    """A question for the client, not yet asked: `await` it alone, or pass several to `ctx.ask_all`."""
+
+    def __init__(self, request: RequestContext, ask: Ask[T]) -> None:
+        self._request = request
+        self.ask = ask
+
+    def __await__(self) -> Generator[Any, None, T]:
+        return self._asked().__await__()
+
+    async def _asked(self) -> T:
+        (answer,) = await asking.ask(self._request, [self.ask])
+        return answer
 
 
 class ToolContext:
@@ -143,3 +167,35 @@ class ToolContext:
         if self._request.session.protocol_version not in PRIMING_VERSIONS:
             return False
         return await self._request.replies.close_stream(settings.MCP_SSE_RETRY_MS if retry_ms is None else retry_ms)
+
+    # --- asking the client (elicitation, sampling, roots) ----------------------------
+    # One tool code for both eras: a server-to-client request on this call's stream in a
+    # session, an input_required round in 2026-07-28 (see runtime.asking). Each raises
+    # -32021 if the client did not declare the capability, before anything is sent;
+    # runtime.client_requests.AskFailed if it answered with an error, too late or nonsense.
+    def elicit(
+        self, message: str, schema: type[BaseModel] | dict[str, Any], *, key: str | None = None
+    ) -> Question[Elicitation]:
+        """Ask the user to fill in a form (a pydantic model, or a JSON Schema object of primitives).
+
+        The answer's `action` is accept, decline or cancel; on accept, `content` (and `data`,
+        the model instance) has passed the schema. `key` names the question in 2026-07-28
+        rounds (default: numbered in the order asked).
+        """
+        return Question(self._request, questions.elicit(message, schema, key))
+
+    def sample(self, messages: str | list[dict[str, Any]], max_tokens: int, **options: Any) -> Question[Sampled]:
+        """Ask the client's model for a message (`messages`: a user prompt, or SamplingMessage objects).
+
+        Options: system_prompt, temperature, stop_sequences, model_preferences, include_context,
+        metadata, key (see sessions_app.wire.asking.sample).
+        """
+        return Question(self._request, questions.sample(messages, max_tokens, **options))
+
+    def list_roots(self, *, key: str | None = None) -> Question[list[Root]]:
+        """Ask the client for its roots."""
+        return Question(self._request, questions.list_roots(key))
+
+    async def ask_all(self, *asked: Question[Any]) -> list[Any]:
+        """Ask several questions at once (one round in 2026-07-28); their answers in the same order."""
+        return await asking.ask(self._request, [question.ask for question in asked])

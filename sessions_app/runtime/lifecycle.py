@@ -33,6 +33,7 @@ from ..store.cache import cache
 from ..store.purge import purge
 from ..store.sessions import sessions
 from ..wire.event_ids import GET_STREAM
+from .client_requests import CLIENT_ANSWER, on_client_answer
 from .fencing import fence
 from .inflight import inflight
 from .lease import lease
@@ -226,6 +227,7 @@ def handle_relay_messages() -> None:
     relay.on(END_SESSION, on_end_session)
     relay.on(CANCEL, on_cancel)
     relay.on(LISTEN_CHANGE, on_listen_change)
+    relay.on(CLIENT_ANSWER, on_client_answer)
 
 
 class StartNode:

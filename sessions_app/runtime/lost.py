@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import IntegrityError
 
 from ..models import StreamEvent
-from ..store import heartbeats
+from ..store import client_requests, heartbeats
 from ..store.eventlog import NewEvent, StreamMeta
 from ..wire.jsonrpc import REQUEST_LOST, error_message
 from .inflight import inflight
@@ -43,6 +43,7 @@ async def close_lost_stream(session_id: str, stream: str, meta: StreamMeta) -> N
         )
         for index, request_id in enumerate(requests)
     ] or [NewEvent(session_id, stream, Kind.CANCELLED, None)]
+    await client_requests.alose_stream(session_id, stream)  # no tool waits for its questions' answers
     try:
         await append_and_publish(batch)
     except IntegrityError:  # the stream ended meanwhile (its node answered, or another resume did this)

@@ -22,6 +22,8 @@ from ..store.sessions import sessions
 from ..wire.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, METHOD_NOT_FOUND, RpcError, error_message, result_message
 from ..wire.validation import describe_validation_error
 from ..wire.versions import LOG_LEVELS
+from .asking import INPUT_METHODS, InputRequired, Rounds
+from .client_requests import AskFailed
 from .context import RequestContext
 
 logger = logging.getLogger(__name__)
@@ -74,9 +76,18 @@ class MethodTable:
                 raise RpcError(METHOD_NOT_FOUND, f"Method not found: {ctx.method}")
             if not ctx.params_checked:
                 validate_params(ctx.method, ctx.session.protocol_version, ctx.params)
+            if ctx.stateless and ctx.method in INPUT_METHODS:
+                ctx.rounds = Rounds(ctx.method, ctx.params)
             return result_message(ctx.request_id, await handler(ctx))
+        except InputRequired as needed:
+            if ctx.rounds is None:  # only a modern round raises it; anything else is a bug
+                logger.error("%s raised InputRequired outside a 2026-07-28 round", ctx.method)
+                return error_message(ctx.request_id, INTERNAL_ERROR, "Internal error")
+            return result_message(ctx.request_id, ctx.rounds.result(ctx.method, ctx.params, needed))
         except RpcError as exc:
             return exc.to_message(ctx.request_id)
+        except AskFailed as exc:  # a prompt's or a resource's question (a tool's is its error result)
+            return error_message(ctx.request_id, exc.code, str(exc))
         except Exception as exc:
             # No exception text reaches the client: an outage is named, anything else is "Internal error".
             down = dependency_down(exc)

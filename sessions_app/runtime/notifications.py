@@ -13,9 +13,9 @@ from .publish import append_and_publish
 NOTIFICATION = StreamEvent.Kind.NOTIFICATION
 
 
-async def send_to_session(session_id: str, message: dict) -> StoredEvent:
+async def send_to_session(session_id: str, message: dict, *, kind: str = NOTIFICATION) -> StoredEvent:
     """Store a message for the session's GET stream and deliver it wherever that is open."""
-    (event,) = await append_and_publish([NewEvent(session_id, GET_STREAM, NOTIFICATION, message)])
+    (event,) = await append_and_publish([NewEvent(session_id, GET_STREAM, kind, message)])
     return event
 
 

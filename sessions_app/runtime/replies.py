@@ -17,10 +17,12 @@ from django.conf import settings
 
 from ..models import StreamEvent
 from ..store.eventlog import NewEvent
+from ..wire.event_ids import GET_STREAM
 from ..wire.jsonrpc import INTERNAL_ERROR, REQUEST_CANCELLED, error_message
 from .backoff import retry_while_down
 from .hub import Listener
 from .lease import NodeFenced
+from .notifications import send_to_session
 from .publish import append_and_publish
 
 logger = logging.getLogger(__name__)
@@ -35,8 +37,12 @@ class Replies(Protocol):
     """What a running request talks back through."""
 
     events: int  # notifications sent so far by the requests of this POST (RequestContext bounds it)
+    stream: str  # the stream a server-to-client request travels on
 
     async def notify(self, message: dict[str, Any]) -> None: ...
+
+    async def request(self, message: dict[str, Any]) -> None:
+        """A server-to-client request related to this POST's request(s): stored, then written."""
 
     async def finish(self, response: dict[str, Any] | None) -> None: ...
 
@@ -80,6 +86,11 @@ class SseReplies:
         self._ensure_flusher()
         if len(self._outbox) >= self.OUTBOX_LIMIT:
             await self._drained.wait()  # back-pressure on a producer faster than the database
+
+    async def request(self, message: dict[str, Any]) -> None:
+        self._raise_failure()
+        self._outbox.append((Kind.REQUEST, message))
+        self._ensure_flusher()
 
     async def finish(self, response: dict[str, Any] | None) -> None:
         """Send one request's response (None: it was cancelled and gets none); returns once stored."""
@@ -177,9 +188,16 @@ class SseReplies:
 
 
 class JsonReplies:
-    """JSON response mode: one body with the response(s); related notifications have no wire."""
+    """JSON response mode: one body with the response(s); related notifications have no wire.
 
-    def __init__(self, request_ids: list[Any], batch: bool, send: Callable[[Any], Awaitable[None]]):
+    A server-to-client request cannot wait for the body it would precede, so it goes
+    on the session's GET stream (stored there, resumable like any of its events).
+    """
+
+    stream = GET_STREAM
+
+    def __init__(self, session_id: str, request_ids: list[Any], batch: bool, send: Callable[[Any], Awaitable[None]]):
+        self.session_id = session_id
         self.request_ids = request_ids
         self.batch = batch
         self._send = send
@@ -189,6 +207,9 @@ class JsonReplies:
 
     async def notify(self, message: dict[str, Any]) -> None:
         logger.debug("JSON response mode: dropping %s", message.get("method"))
+
+    async def request(self, message: dict[str, Any]) -> None:
+        await send_to_session(self.session_id, message, kind=Kind.REQUEST)
 
     async def abandon(self, response: dict[str, Any]) -> None:
         await self.finish(response)  # nothing is stored in this mode; the client is told at once

@@ -71,7 +71,8 @@ def server_info() -> dict[str, str]:
 
 def shape_result(method: str, result: dict[str, Any]) -> dict[str, Any]:
     """Every modern result: resultType, the caching hints where required, serverInfo in _meta."""
-    shaped = {**CACHE_HINTS.get(method, {}), **result}
+    complete = result.get("resultType", "complete") == "complete"  # input_required carries no caching hints
+    shaped = {**(CACHE_HINTS.get(method, {}) if complete else {}), **result}
     shaped.setdefault("resultType", "complete")
     meta = dict(shaped.get("_meta") or {})
     meta.setdefault(SERVER_INFO_KEY, server_info())

@@ -20,6 +20,7 @@ from ..wire.jsonrpc import (
     INVALID_PARAMS,
     INVALID_REQUEST,
     METHOD_NOT_FOUND,
+    MISSING_REQUIRED_CLIENT_CAPABILITY,
     PARSE_ERROR,
     UNSUPPORTED_PROTOCOL_VERSION,
     dumps,
@@ -28,7 +29,6 @@ from ..wire.sse import comment_frame, event_frame
 from .streams import SSE_HEADERS, Exchange
 
 HEADER_MISMATCH = -32020
-MISSING_REQUIRED_CLIENT_CAPABILITY = -32021
 # The HTTP status of an error response (the SDK's table); any other code is answered 200.
 ERROR_STATUS = {
     PARSE_ERROR: 400,
@@ -48,6 +48,8 @@ def status_of(response: dict[str, Any]) -> int:
 
 class DirectReplies:
     """The replies of one stateless request (runtime.replies.Replies), on the wire only."""
+
+    stream = ""  # nothing a client could resume
 
     def __init__(self, exchange: Exchange, method: str, *, sse: bool, tasks: TaskSet) -> None:
         self.exchange = exchange
@@ -73,6 +75,9 @@ class DirectReplies:
                 return
             await self._start()
             await self.exchange.write(event_frame(None, message), True)
+
+    async def request(self, message: dict[str, Any]) -> None:
+        raise RuntimeError("2026-07-28 has no server-to-client requests: questions go in an input_required result")
 
     async def finish(self, response: dict[str, Any] | None) -> None:
         """The response; None (cancelled: the client closed the stream) sends nothing."""

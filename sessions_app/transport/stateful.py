@@ -36,6 +36,7 @@ from ..wire.sse import comment_frame
 from ..wire.versions import BATCH_VERSIONS, LAST_EVENT_ID_HEADER, PRIMING_VERSIONS, negotiate_version
 from . import streams
 from .checks import check_post_headers, live_session, rpc_label
+from .client_messages import on_answer, on_notification
 from .get_stream import GetStreamSlot
 from .output import StreamOutput, priming_frame
 from .resume import end_on_failure, resume_request_stream
@@ -150,7 +151,9 @@ class StatefulTransport:
                 f"Invalid Request: batches are not allowed in protocol version {session.protocol_version}",
             )
         for message in incoming.notifications:
-            self._on_notification(session, message)
+            on_notification(session, message)
+        for message in incoming.responses:
+            await on_answer(session, message)
         requests = incoming.requests
         if not requests:
             await self.reply(202)  # notifications and responses only: nothing to answer
@@ -201,14 +204,6 @@ class StatefulTransport:
         logger.info("session %s opened by %s (%s)", session.id, session.client_name or "?", version)
         await self._run(session, [message], False, json_mode, params_checked=True)
 
-    def _on_notification(self, session: SessionState, message: dict[str, Any]) -> None:
-        params = message.get("params") or {}
-        if message["method"] == "notifications/cancelled":
-            request_id = params.get("requestId")
-            if lifecycle.cancel_request(session.id, request_id):
-                logger.info("cancelling request %r of session %s: %s", request_id, session.id, params.get("reason"))
-        # notifications/initialized, roots/list_changed, progress: nothing to do yet.
-
     async def _run(
         self, session: SessionState, requests: list[dict], batch: bool, json_mode: bool, *, params_checked=False
     ) -> None:
@@ -216,7 +211,7 @@ class StatefulTransport:
         stream = None
         try:
             if json_mode:
-                replies: Any = JsonReplies(ids, batch, self._send_json)
+                replies: Any = JsonReplies(session.id, ids, batch, self._send_json)
             else:
                 stream = new_request_stream()
                 prime = session.protocol_version in PRIMING_VERSIONS

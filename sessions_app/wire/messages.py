@@ -44,6 +44,11 @@ class Incoming:
         return [m for m in self.messages if "method" in m and "id" not in m]
 
     @property
+    def responses(self) -> list[dict[str, Any]]:
+        """Answers to this server's own requests (elicitation, sampling, roots)."""
+        return [m for m in self.messages if "method" not in m]
+
+    @property
     def first_request_id(self) -> Any:
         requests = self.requests
         return requests[0]["id"] if len(requests) == 1 and not self.batch else None

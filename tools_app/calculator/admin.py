@@ -3,7 +3,8 @@
 from django.contrib import admin
 from django.forms.models import BaseInlineFormSet
 
-from sessions_app.admin import McpSessionAdmin, ReadOnlyAdmin, session_link
+from sessions_app.admin import McpSessionAdmin
+from sessions_app.admin.base import ReadOnlyAdmin, session_link
 
 from .models import Calculation
 

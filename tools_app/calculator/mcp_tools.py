@@ -1,3 +1,3 @@
 """The calculator's offerings, found by tools_app's autodiscovery like admin.py."""
 
-from . import prompts, resources, tools  # noqa: F401  (importing them registers them)
+from . import interactive, prompts, resources, tools  # noqa: F401  (importing them registers them)

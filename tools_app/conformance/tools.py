@@ -152,8 +152,7 @@ async def test_missing_capability(ctx: ToolContext) -> str:
 
 
 @registry.tool(
-    description="Streams only notifications related to the call before its result (the server-stateless "
-    "stream check); its elicitation round comes with server-to-client requests (issue 11)"
+    description="Streams only notifications related to the call before its result (the server-stateless stream check)"
 )
 async def test_streaming_elicitation(ctx: ToolContext) -> str:
     for progress in (1, 2, 3):

@@ -1,59 +1,18 @@
-"""Operators' view of sessions, their stream events and the serving nodes (read-only, plus two actions)."""
+"""Operators' view of sessions, their stream events, the questions tools asked clients, and the serving
+nodes (read-only, plus two actions)."""
 
 from __future__ import annotations
 
-import json
-
 from django.contrib import admin, messages
-from django.core.paginator import Paginator
-from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
-from django.db.models.functions import Coalesce
 from django.urls import reverse
-from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 
-from .models import McpSession, NodeHeartbeat, StreamEvent
-from .store import operator
+from ..models import McpSession, NodeHeartbeat, StreamEvent
+from ..store import operator
+from .base import ReadOnlyAdmin, count_of, pretty, session_link
+from .questions import ClientRequestInline
 
 RECENT_EVENTS = 50
-
-
-def pretty(value) -> str:
-    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True) if value is not None else ""
-
-
-def _count_of(model, field: str):
-    rows = model.objects.filter(**{field: OuterRef("pk")}).order_by().values(field).annotate(n=Count("pk")).values("n")
-    return Coalesce(Subquery(rows, output_field=IntegerField()), Value(0))
-
-
-def session_link(session_id: str) -> str:
-    """A link to the session's admin page (for any admin of rows that belong to a session)."""
-    link = reverse("admin:sessions_app_mcpsession_change", args=[session_id])
-    return format_html('<a href="{}">{}</a>', link, session_id)
-
-
-class CappedCountPaginator(Paginator):
-    """Counts at most COUNT_CAP rows: a page of a table with millions of rows opens without a full count."""
-
-    COUNT_CAP = 10_000
-
-    @cached_property
-    def count(self):
-        return self.object_list[: self.COUNT_CAP + 1].count()
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    paginator = CappedCountPaginator
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class StatusFilter(admin.SimpleListFilter):
@@ -101,7 +60,7 @@ class McpSessionAdmin(ReadOnlyAdmin):
         "recent_events",
     )
     readonly_fields = fields
-    inlines: list = []
+    inlines: list = [ClientRequestInline]
 
     @classmethod
     def add_inline(cls, inline) -> None:
@@ -110,7 +69,7 @@ class McpSessionAdmin(ReadOnlyAdmin):
             cls.inlines = [*cls.inlines, inline]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(event_count=_count_of(StreamEvent, "session"))
+        return super().get_queryset(request).annotate(event_count=count_of(StreamEvent, "session"))
 
     def changelist_view(self, request, extra_context=None):
         self._streams = operator.open_streams_by_session()  # one read of the live nodes per page
@@ -148,13 +107,22 @@ class McpSessionAdmin(ReadOnlyAdmin):
 
     @admin.display(description=f"recent stream events (last {RECENT_EVENTS})")
     def recent_events(self, obj):
-        rows = obj.events.order_by("-id")[:RECENT_EVENTS]
+        rows = list(obj.events.order_by("-id")[:RECENT_EVENTS])
         if not rows:
             return "-"
+        # A question's row says whether it is still pending or how it was settled.
+        asked = [e.message.get("id") for e in rows if e.kind == StreamEvent.Kind.REQUEST and e.message]
+        settled = dict(obj.client_requests.filter(request_id__in=asked).values_list("request_id", "status"))
+
+        def kind(event):
+            if event.kind != StreamEvent.Kind.REQUEST or not event.message:
+                return event.kind
+            return f"{event.kind} ({settled.get(event.message.get('id'), 'unknown')})"
+
         body = format_html_join(
             "",
             "<tr><td>{}</td><td>{}</td><td>{}</td><td><pre>{}</pre></td></tr>",
-            ((e.event_id, e.kind, e.created_at.isoformat(timespec="seconds"), pretty(e.message)) for e in rows),
+            ((e.event_id, kind(e), e.created_at.isoformat(timespec="seconds"), pretty(e.message)) for e in rows),
         )
         return format_html(
             "<table><tr><th>event id</th><th>kind</th><th>time</th><th>message</th></tr>{}</table>", body

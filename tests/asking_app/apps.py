@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class AskingAppConfig(AppConfig):
+    name = "tests.asking_app"
+    label = "asking_app"
