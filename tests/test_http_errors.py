@@ -462,12 +462,19 @@ def test_notifications_only_is_202_with_empty_body(server, http):
     assert_empty(response, 202)
 
 
-def test_client_response_only_is_202_with_empty_body(server, http):
+def test_a_response_to_a_request_never_sent_is_400(server, http):
+    # A response the server accepts (an answer to its own question) is 202 with no body:
+    # tests/test_client_requests_http.py. One for an id this session was never sent cannot be accepted.
     session_id = initialize(http, server.url)
     response = http.post(
         server.url, headers=session_headers(session_id), json={"jsonrpc": "2.0", "id": "s-1", "result": {}}
     )
-    assert_empty(response, 202)
+    assert response.status_code == 400
+    assert response.json() == {
+        "jsonrpc": "2.0",
+        "id": None,
+        "error": {"code": -32600, "message": 'Invalid Request: this session was sent no request with id "s-1"'},
+    }
 
 
 def test_notification_batch_in_2025_03_26_session_is_202(server, http):

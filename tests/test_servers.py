@@ -18,7 +18,7 @@ BIN = Path(sys.executable).parent
 
 
 def wait_until_up(process: subprocess.Popen, base: str, log: Path) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60  # generous: a busy machine starts Django slowly
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(log.read_text())

@@ -30,5 +30,5 @@ async def on_answer(session: SessionState, message: dict[str, Any]) -> None:
         raise HttpError(
             400,
             INVALID_REQUEST,
-            f"Invalid Request: this session was sent no request with id {dumps(message.get('id'))[:80]}",
+            f"Invalid Request: this session was sent no request with id {dumps(message.get('id')).decode()[:80]}",
         )
