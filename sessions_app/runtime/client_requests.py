@@ -25,7 +25,10 @@ from .replies import Replies
 logger = logging.getLogger(__name__)
 
 CLIENT_ANSWER = "mcp.client_answer"  # relay message: an answer reached another node
-ANSWER_POLL_SECONDS = 2.0  # how often a waiting tool re-reads its row (answers the relay did not bring)
+# A waiting tool re-reads its row (for an answer the relay did not bring) after 1 s, then less and
+# less often: a thousand waiting tools cost a few queries a second, a lost relay message at most 10 s.
+ANSWER_POLL_FIRST_SECONDS = 1.0
+ANSWER_POLL_MAX_SECONDS = 10.0
 
 _waiting: dict[tuple[str, str], asyncio.Future] = {}
 
@@ -74,12 +77,13 @@ async def ask_client(ctx: Asker, ask: Ask, timeout: float) -> Any:
 async def _wait(ctx: Asker, request_id: str, answered: asyncio.Future, timeout: float, method: str) -> dict:
     session_id = ctx.session.id
     deadline = time.monotonic() + timeout
+    pause = ANSWER_POLL_FIRST_SECONDS
     while True:
         remaining = deadline - time.monotonic()
         try:
-            return await asyncio.wait_for(asyncio.shield(answered), min(remaining, ANSWER_POLL_SECONDS))
+            return await asyncio.wait_for(asyncio.shield(answered), max(0.0, min(remaining, pause)))
         except TimeoutError:
-            pass
+            pause = min(pause * 2, ANSWER_POLL_MAX_SECONDS)
         stored = await store.aresponse(session_id, request_id)
         if stored is not None:
             return stored
