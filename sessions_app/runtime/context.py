@@ -12,7 +12,9 @@ import asyncio
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 
+from ..edge.bearer import Principal
 from ..store.sessions import SessionState
 from ..wire.jsonrpc import EVENT_LIMIT, RpcError, notification
 from ..wire.versions import MODERN_VERSIONS, PRIMING_VERSIONS, log_level_allows
@@ -39,6 +41,7 @@ class RequestContext:
         self.progress_token = meta.get("progressToken") if isinstance(meta, dict) else None
         self.task: asyncio.Task | None = None  # set by InflightRequests.start()
         self.params_checked = False  # initialize: the transport validated them before the session existed
+        self.principal: Principal | None = None  # the caller (edge.bearer); None when /mcp is open
 
     @property
     def stateless(self) -> bool:
@@ -82,6 +85,12 @@ class ToolContext:
     @property
     def client_capabilities(self) -> dict[str, Any]:
         return self._request.session.client_capabilities
+
+    @property
+    def user(self):
+        """The Django user the request's token belongs to; an AnonymousUser when /mcp is open (MCP_AUTH=none)."""
+        principal = self._request.principal
+        return principal.user if principal is not None and principal.user is not None else AnonymousUser()
 
     @property
     def request_id(self) -> Any:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 from ..edge.headers import accepts, is_json_content
 from ..store.sessions import SessionState, sessions
 from ..wire.jsonrpc import INVALID_REQUEST, HttpError
 from ..wire.messages import Incoming
 from ..wire.versions import SESSION_HEADER
+
+logger = logging.getLogger(__name__)
 
 
 def check_post_headers(headers: dict[str, str], json_mode: bool) -> None:
@@ -22,13 +26,17 @@ def check_post_headers(headers: dict[str, str], json_mode: bool) -> None:
         raise HttpError(415, INVALID_REQUEST, "Unsupported Media Type: Content-Type must be application/json")
 
 
-async def live_session(headers: dict[str, str]) -> SessionState:
-    """The session the request names: 400 without one, 404 when it is unknown, expired or terminated."""
+async def live_session(headers: dict[str, str], principal: str = "") -> SessionState:
+    """The session the request names: 400 without one, 404 when it is unknown, expired or terminated,
+    or opened by another principal (answered as an unknown one, so a session id reveals nothing)."""
     session_id = headers.get(SESSION_HEADER, "").strip()
     if not session_id:
         raise HttpError(400, INVALID_REQUEST, "Bad Request: Missing session ID")
     session = await sessions.aget(session_id)
     if session is None or not session.live:
+        raise HttpError(404, INVALID_REQUEST, "Session not found")
+    if session.principal != principal:
+        logger.warning("session %s refused: opened by %r, used by %r", session.id, session.principal, principal)
         raise HttpError(404, INVALID_REQUEST, "Session not found")
     await sessions.atouch(session)
     return session

@@ -16,6 +16,7 @@ from typing import Any
 from django.conf import settings
 
 from ..edge.accesslog import note_request
+from ..edge.bearer import principal_of
 from ..edge.headers import accepts, header_map
 from ..models import StreamEvent
 from ..runtime import lifecycle
@@ -53,6 +54,8 @@ class StatefulTransport:
         self.exchange = exchange
         self.method = scope.get("method", "")
         self.headers = header_map(scope)
+        self.principal = principal_of(scope)  # None when /mcp is open (MCP_AUTH=none)
+        self.subject = self.principal.subject if self.principal else ""
         self.session: SessionState | None = None
         self.output: StreamOutput | None = None
         self.slot: GetStreamSlot | None = None
@@ -118,7 +121,7 @@ class StatefulTransport:
 
     # --- the session gate --------------------------------------------------------------
     async def require_session(self) -> SessionState:
-        session = await live_session(self.headers)
+        session = await live_session(self.headers, self.subject)
         self._opened(session)
         return session
 
@@ -191,7 +194,14 @@ class StatefulTransport:
             validate_params("initialize", version, params)
         except RpcError as exc:
             raise HttpError(400, exc.code, exc.message, request_id=message["id"]) from None
-        session = await sessions.acreate(version, params.get("clientInfo", {}), params.get("capabilities", {}))
+        owner = getattr(self.principal, "user", None)
+        session = await sessions.acreate(
+            version,
+            params.get("clientInfo", {}),
+            params.get("capabilities", {}),
+            self.subject,
+            getattr(owner, "pk", None),
+        )
         if session is None:
             raise HttpError(
                 503, INTERNAL_ERROR, "Service Unavailable: too many open sessions", request_id=message["id"]
@@ -229,6 +239,7 @@ class StatefulTransport:
         for request in requests:
             ctx = RequestContext(session, request["id"], request["method"], request.get("params"), replies)
             ctx.params_checked = params_checked
+            ctx.principal = self.principal
             inflight.start(ctx, stream)
 
     @staticmethod
