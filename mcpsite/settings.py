@@ -12,6 +12,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from mcpsite.oauth import check_auth_settings, oauth2_provider_settings
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -234,62 +236,29 @@ MCP_STREAM_STALL_SECONDS = env_int("MCP_STREAM_STALL_SECONDS", 120)
 MCP_NODE_ID = f"{os.environ.get('MCP_NODE_ID') or 'node'}-{uuid.uuid4().hex[:12]}"
 
 # --- MCP: authorization (docs/auth.md) ------------------------------------------
-# none: /mcp is open (the embedded default, for localhost). oauth: the built-in authorization server
-# (django-oauth-toolkit) issues the tokens. jwt: an external server's JWT access tokens, checked with
-# its JWKS. introspection: an external server's introspection endpoint (RFC 7662) decides.
+# none (open, for localhost) | oauth (built-in server) | jwt (external JWKS) | introspection (RFC 7662).
 MCP_AUTH = (os.environ.get("MCP_AUTH") or "none").strip().lower()
-if MCP_AUTH not in {"none", "oauth", "jwt", "introspection"}:
-    raise ValueError(f"MCP_AUTH must be none, oauth, jwt or introspection, not {MCP_AUTH!r}")
-# This server's resource identifier (RFC 8707), e.g. https://mcp.example.com/mcp; empty: /mcp at the
-# origin each request came to (its scheme and Host).
-MCP_RESOURCE_URL = os.environ.get("MCP_RESOURCE_URL", "").strip()
-# The authorization server clients are sent to; empty with the built-in one: this server's origin.
-MCP_AUTH_ISSUER = os.environ.get("MCP_AUTH_ISSUER", "").strip()
-# The audience external tokens must carry; empty: the resource identifier.
-MCP_AUTH_AUDIENCE = os.environ.get("MCP_AUTH_AUDIENCE", "").strip()
-# Scopes every token needs on /mcp (403 insufficient_scope otherwise); advertised in the metadata.
+# The resource identifier (RFC 8707; empty: /mcp at each request's origin), the authorization server (empty:
+# this origin), the audience of external tokens (empty: the resource), scopes every token needs (else 403).
+MCP_RESOURCE_URL, MCP_AUTH_ISSUER, MCP_AUTH_AUDIENCE = (
+    os.environ.get(name, "").strip() for name in ("MCP_RESOURCE_URL", "MCP_AUTH_ISSUER", "MCP_AUTH_AUDIENCE")
+)
 MCP_AUTH_SCOPES = env_list("MCP_AUTH_SCOPES", ["mcp"])
+# jwt: JWKS, algorithms; introspection: endpoint, client credentials; the claim naming the user; /metrics too.
 MCP_AUTH_JWKS_URL = os.environ.get("MCP_AUTH_JWKS_URL", "").strip()
 MCP_AUTH_JWT_ALGORITHMS = env_list("MCP_AUTH_JWT_ALGORITHMS", ["RS256", "ES256", "PS256", "EdDSA"])
-MCP_AUTH_INTROSPECTION_URL = os.environ.get("MCP_AUTH_INTROSPECTION_URL", "").strip()
-MCP_AUTH_CLIENT_ID = os.environ.get("MCP_AUTH_CLIENT_ID", "").strip()
-MCP_AUTH_CLIENT_SECRET = os.environ.get("MCP_AUTH_CLIENT_SECRET", "").strip()
-# The claim that names the Django user of an external token (created on first sight).
+MCP_AUTH_INTROSPECTION_URL, MCP_AUTH_CLIENT_ID, MCP_AUTH_CLIENT_SECRET = (
+    os.environ.get(n, "").strip()
+    for n in ("MCP_AUTH_INTROSPECTION_URL", "MCP_AUTH_CLIENT_ID", "MCP_AUTH_CLIENT_SECRET")
+)
 MCP_AUTH_USERNAME_CLAIM = os.environ.get("MCP_AUTH_USERNAME_CLAIM", "sub").strip()
-# /metrics behind the same bearer check as /mcp (any auth mode but none).
 MCP_AUTH_PROTECT_METRICS = env_bool("MCP_AUTH_PROTECT_METRICS", False)
-if MCP_AUTH == "jwt" and not MCP_AUTH_JWKS_URL:
-    raise ValueError("MCP_AUTH=jwt needs MCP_AUTH_JWKS_URL")
-if MCP_AUTH == "introspection" and not (MCP_AUTH_INTROSPECTION_URL and MCP_AUTH_CLIENT_ID):
-    raise ValueError("MCP_AUTH=introspection needs MCP_AUTH_INTROSPECTION_URL and MCP_AUTH_CLIENT_ID")
-if MCP_AUTH in {"jwt", "introspection"} and not MCP_AUTH_ISSUER:
-    raise ValueError(f"MCP_AUTH={MCP_AUTH} needs MCP_AUTH_ISSUER (the authorization server clients go to)")
+check_auth_settings(MCP_AUTH, MCP_AUTH_ISSUER, MCP_AUTH_JWKS_URL, MCP_AUTH_INTROSPECTION_URL)
 
-LOGIN_URL = "/accounts/login/"
-# The built-in server: authorization code with PKCE (S256 only) and refresh tokens, nothing else;
-# open dynamic client registration (RFC 7591), as MCP clients register themselves; resource
-# indicators (RFC 8707) bind each token to the resource it was asked for.
-OAUTH2_PROVIDER = {
-    "SCOPES": {"mcp": "Use the MCP server's tools, resources and prompts as you"},
-    "DEFAULT_SCOPES": ["mcp"],
-    "PKCE_REQUIRED": True,
-    "ACCESS_TOKEN_EXPIRE_SECONDS": env_int("MCP_AUTH_TOKEN_SECONDS", 3600),
-    "REFRESH_TOKEN_EXPIRE_SECONDS": env_int("MCP_AUTH_REFRESH_SECONDS", 30 * 86400),
-    "ROTATE_REFRESH_TOKEN": True,
-    "REFRESH_TOKEN_REUSE_PROTECTION": True,
-    "OAUTH2_RESPONSE_TYPES_SUPPORTED": ["code"],
-    "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "refresh_token"],
-    "OAUTH2_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": ["none", "client_secret_basic", "client_secret_post"],
-    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
-    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
-    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
-    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
-    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
-    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
-    "DCR_ENABLED": MCP_AUTH == "oauth",
-    "DCR_REGISTRATION_PERMISSION_CLASSES": ("oauth2_provider.dcr.AllowAllDCRPermission",),
-    "OIDC_ISS_ENDPOINT": MCP_AUTH_ISSUER if MCP_AUTH == "oauth" else "",
-}
+LOGIN_URL = "/accounts/login/"  # the built-in server's login page (mcpsite/oauth.py has its fixed configuration)
+OAUTH2_PROVIDER = oauth2_provider_settings(
+    MCP_AUTH, MCP_AUTH_ISSUER, env_int("MCP_AUTH_TOKEN_SECONDS", 3600), env_int("MCP_AUTH_REFRESH_SECONDS", 2592000)
+)
 
 # --- MCP: conformance fixtures ------------------------------------------------
 # The official conformance suite's fixture tools, resources and prompts (tools_app.conformance),

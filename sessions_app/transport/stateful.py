@@ -36,7 +36,7 @@ from ..wire.negotiation import refuse_stateless, version_header
 from ..wire.sse import comment_frame
 from ..wire.versions import BATCH_VERSIONS, LAST_EVENT_ID_HEADER, PRIMING_VERSIONS, negotiate_version
 from . import streams
-from .checks import check_post_headers, live_session, rpc_label
+from .checks import check_post_headers, live_session, open_session, rpc_label
 from .get_stream import GetStreamSlot
 from .output import StreamOutput, priming_frame
 from .resume import end_on_failure, resume_request_stream
@@ -55,7 +55,6 @@ class StatefulTransport:
         self.method = scope.get("method", "")
         self.headers = header_map(scope)
         self.principal = principal_of(scope)  # None when /mcp is open (MCP_AUTH=none)
-        self.subject = self.principal.subject if self.principal else ""
         self.session: SessionState | None = None
         self.output: StreamOutput | None = None
         self.slot: GetStreamSlot | None = None
@@ -121,7 +120,7 @@ class StatefulTransport:
 
     # --- the session gate --------------------------------------------------------------
     async def require_session(self) -> SessionState:
-        session = await live_session(self.headers, self.subject)
+        session = await live_session(self.headers, self.principal)
         self._opened(session)
         return session
 
@@ -194,18 +193,7 @@ class StatefulTransport:
             validate_params("initialize", version, params)
         except RpcError as exc:
             raise HttpError(400, exc.code, exc.message, request_id=message["id"]) from None
-        owner = getattr(self.principal, "user", None)
-        session = await sessions.acreate(
-            version,
-            params.get("clientInfo", {}),
-            params.get("capabilities", {}),
-            self.subject,
-            getattr(owner, "pk", None),
-        )
-        if session is None:
-            raise HttpError(
-                503, INTERNAL_ERROR, "Service Unavailable: too many open sessions", request_id=message["id"]
-            )
+        session = await open_session(version, params, self.principal, message["id"])
         self._opened(session)
         inflight.claim(session.id, [message["id"]])  # a new session: the id is free
         logger.info("session %s opened by %s (%s)", session.id, session.client_name or "?", version)
