@@ -54,8 +54,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
-    # The built-in OAuth 2.1 authorization server (MCP_AUTH=oauth); its applications and tokens in the admin.
-    "oauth2_provider",
     "sessions_app",
     "tools_app",
     "tools_app.calculator",
@@ -254,6 +252,8 @@ MCP_AUTH_INTROSPECTION_URL, MCP_AUTH_CLIENT_ID, MCP_AUTH_CLIENT_SECRET = (
 MCP_AUTH_USERNAME_CLAIM = os.environ.get("MCP_AUTH_USERNAME_CLAIM", "sub").strip()
 MCP_AUTH_PROTECT_METRICS = env_bool("MCP_AUTH_PROTECT_METRICS", False)
 check_auth_settings(MCP_AUTH, MCP_AUTH_ISSUER, MCP_AUTH_JWKS_URL, MCP_AUTH_INTROSPECTION_URL)
+if MCP_AUTH == "oauth":  # the built-in server, its tables and admin pages only when used (a faster fresh start)
+    INSTALLED_APPS.insert(INSTALLED_APPS.index("sessions_app"), "oauth2_provider")
 
 LOGIN_URL = "/accounts/login/"  # the built-in server's login page (mcpsite/oauth.py has its fixed configuration)
 OAUTH2_PROVIDER = oauth2_provider_settings(

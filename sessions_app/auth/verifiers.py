@@ -19,7 +19,6 @@ from typing import Any
 
 import jwt
 from channels.db import database_sync_to_async
-from oauth2_provider.oauth2_validators import OAuth2Validator
 
 from ..edge.bearer import InvalidToken, Principal
 from .users import external_user
@@ -47,6 +46,9 @@ class OAuthVerifier:
     """
 
     def __init__(self) -> None:
+        # Imported here: oauth2_provider is an installed app (its models load) only with MCP_AUTH=oauth.
+        from oauth2_provider.oauth2_validators import OAuth2Validator
+
         self.validator = OAuth2Validator()
 
     def _check(self, token: str, resource: str) -> Principal:
