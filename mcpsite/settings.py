@@ -12,28 +12,10 @@ from pathlib import Path
 
 import dj_database_url
 
+from mcpsite.env import env_bool, env_int, env_list
+from mcpsite.oauth import check_auth_settings, oauth2_provider_settings
+
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-
-def env_bool(name: str, default: bool) -> bool:
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    return raw.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    return int(raw)
-
-
-def env_list(name: str, default: list[str]) -> list[str]:
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    return [item.strip() for item in raw.split(",") if item.strip()]
 
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
@@ -235,6 +217,33 @@ MCP_STREAM_STALL_SECONDS = env_int("MCP_STREAM_STALL_SECONDS", 120)
 # Always unique per process start: a restarted process is a new node, so clients
 # resuming its old requests learn they were lost. MCP_NODE_ID adds a readable prefix.
 MCP_NODE_ID = f"{os.environ.get('MCP_NODE_ID') or 'node'}-{uuid.uuid4().hex[:12]}"
+
+# --- MCP: authorization (docs/auth.md) ------------------------------------------
+# none (open, for localhost) | oauth (built-in server) | jwt (external JWKS) | introspection (RFC 7662).
+MCP_AUTH = (os.environ.get("MCP_AUTH") or "none").strip().lower()
+# The resource identifier (RFC 8707; empty: /mcp at each request's origin), the authorization server (empty:
+# this origin), the audience of external tokens (empty: the resource), scopes every token needs (else 403).
+MCP_RESOURCE_URL, MCP_AUTH_ISSUER, MCP_AUTH_AUDIENCE = (
+    os.environ.get(name, "").strip() for name in ("MCP_RESOURCE_URL", "MCP_AUTH_ISSUER", "MCP_AUTH_AUDIENCE")
+)
+MCP_AUTH_SCOPES = env_list("MCP_AUTH_SCOPES", ["mcp"])
+# jwt: JWKS, algorithms; introspection: endpoint, client credentials; the claim naming the user; /metrics too.
+MCP_AUTH_JWKS_URL = os.environ.get("MCP_AUTH_JWKS_URL", "").strip()
+MCP_AUTH_JWT_ALGORITHMS = env_list("MCP_AUTH_JWT_ALGORITHMS", ["RS256", "ES256", "PS256", "EdDSA"])
+MCP_AUTH_INTROSPECTION_URL, MCP_AUTH_CLIENT_ID, MCP_AUTH_CLIENT_SECRET = (
+    os.environ.get(n, "").strip()
+    for n in ("MCP_AUTH_INTROSPECTION_URL", "MCP_AUTH_CLIENT_ID", "MCP_AUTH_CLIENT_SECRET")
+)
+MCP_AUTH_USERNAME_CLAIM = os.environ.get("MCP_AUTH_USERNAME_CLAIM", "sub").strip()
+MCP_AUTH_PROTECT_METRICS = env_bool("MCP_AUTH_PROTECT_METRICS", False)
+check_auth_settings(MCP_AUTH, MCP_AUTH_ISSUER, MCP_AUTH_JWKS_URL, MCP_AUTH_INTROSPECTION_URL)
+if MCP_AUTH == "oauth":  # the built-in server, its tables and admin pages only when used (a faster fresh start)
+    INSTALLED_APPS.insert(INSTALLED_APPS.index("sessions_app"), "oauth2_provider")
+
+LOGIN_URL = "/accounts/login/"  # the built-in server's login page (mcpsite/oauth.py has its fixed configuration)
+OAUTH2_PROVIDER = oauth2_provider_settings(
+    MCP_AUTH, MCP_AUTH_ISSUER, env_int("MCP_AUTH_TOKEN_SECONDS", 3600), env_int("MCP_AUTH_REFRESH_SECONDS", 2592000)
+)
 
 # --- MCP: conformance fixtures ------------------------------------------------
 # The official conformance suite's fixture tools, resources and prompts (tools_app.conformance),

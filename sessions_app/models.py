@@ -75,6 +75,12 @@ class McpSession(models.Model):
     get_stream_holder = models.CharField(max_length=100, null=True, blank=True)
     get_stream_node = models.CharField(max_length=64, null=True, blank=True)
     get_stream_expires_at = models.DateTimeField(null=True, blank=True)
+    # Who opened the session (MCP_AUTH other than none): its Django user, and the token's principal, which
+    # every later request of the session must present again (another principal gets 404).
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="mcp_sessions"
+    )
+    principal = models.CharField(max_length=255, blank=True, default="")
 
     objects = McpSessionQuerySet.as_manager()
 

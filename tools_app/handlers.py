@@ -20,6 +20,7 @@ from sessions_app.store import subscriptions
 from sessions_app.store.outages import dependency_down
 from sessions_app.wire.jsonrpc import INVALID_PARAMS, RESOURCE_NOT_FOUND, RpcError
 
+from .access import Caller
 from .invoke import call_user_function
 from .prompts import PromptError
 from .registry import registry
@@ -32,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 # --- tools ---------------------------------------------------------------------
 async def list_tools(ctx: RequestContext) -> dict[str, Any]:
-    return {"tools": [tool.definition() for tool in registry.tools()]}
+    return {"tools": [tool.definition() for tool in await Caller(ctx.principal).visible(registry.tools())]}
 
 
 async def call_tool(ctx: RequestContext) -> dict[str, Any]:
@@ -41,6 +42,11 @@ async def call_tool(ctx: RequestContext) -> dict[str, Any]:
     if tool is None:
         TOOL_CALLS.labels(tool="unknown", outcome="unknown").inc()
         raise RpcError(INVALID_PARAMS, f"Unknown tool: {name}")
+    try:
+        await Caller(ctx.principal).require(tool.guard, f"tool {name!r}")
+    except RpcError:
+        TOOL_CALLS.labels(tool=name, outcome="forbidden").inc()
+        raise
     require_capabilities(ctx, tool.requires)
     ctx.input_timeout = tool.input_timeout
     try:
@@ -91,14 +97,16 @@ def _tool_result(value: Any) -> dict[str, Any]:
 # A stateless (2026-07-28) request has no session: resources meaning "this session" (session_scoped)
 # and the per-session listers are left out of its lists, and reading one answers -32602 saying why.
 async def list_resources(ctx: RequestContext) -> dict[str, Any]:
-    entries = [r.definition() for r in registry.resources() if not (ctx.stateless and r.session_scoped)]
+    resources = await Caller(ctx.principal).visible(registry.resources())
+    entries = [r.definition() for r in resources if not (ctx.stateless and r.session_scoped)]
     for lister in () if ctx.stateless else registry.listers():
         entries.extend(await call_user_function(lister, ToolContext(ctx)))
     return {"resources": entries}
 
 
 async def list_templates(ctx: RequestContext) -> dict[str, Any]:
-    templates = [t for t in registry.templates() if not (ctx.stateless and t.session_scoped)]
+    visible = await Caller(ctx.principal).visible(registry.templates())
+    templates = [t for t in visible if not (ctx.stateless and t.session_scoped)]
     return {"resourceTemplates": [template.definition() for template in templates]}
 
 
@@ -123,6 +131,7 @@ async def read_resource(ctx: RequestContext) -> dict[str, Any]:
     if found is None:
         raise not_found(uri, ctx)
     resource, variables = found
+    await Caller(ctx.principal).require(resource.guard, f"resource {uri!r}")
     if ctx.stateless and resource.session_scoped:
         raise session_scoped(uri)
     try:
@@ -151,7 +160,7 @@ async def unsubscribe(ctx: RequestContext) -> dict[str, Any]:
 
 # --- prompts ---------------------------------------------------------------------
 async def list_prompts(ctx: RequestContext) -> dict[str, Any]:
-    return {"prompts": [prompt.definition() for prompt in registry.prompts()]}
+    return {"prompts": [prompt.definition() for prompt in await Caller(ctx.principal).visible(registry.prompts())]}
 
 
 async def get_prompt(ctx: RequestContext) -> dict[str, Any]:
@@ -159,6 +168,7 @@ async def get_prompt(ctx: RequestContext) -> dict[str, Any]:
     prompt = registry.get_prompt(name)
     if prompt is None:
         raise RpcError(INVALID_PARAMS, f"Unknown prompt: {name}")
+    await Caller(ctx.principal).require(prompt.guard, f"prompt {name!r}")
     given = ctx.params.get("arguments") or {}
     missing = prompt.missing(given)
     if missing:

@@ -11,6 +11,7 @@ from pydantic.fields import FieldInfo
 
 from sessions_app.runtime.context import ToolContext
 
+from .access import Guard
 from .invoke import call_user_function
 from .resources import Completer
 
@@ -41,6 +42,7 @@ class Prompt:
     arguments: list[PromptArgument] = field(default_factory=list)
     context_param: str | None = None
     complete: dict[str, Completer] = field(default_factory=dict)
+    guard: Guard | None = None  # the permission and scopes a caller needs (tools_app.access)
 
     def definition(self) -> dict[str, Any]:
         entry: dict[str, Any] = {"name": self.name, "arguments": [a.definition() for a in self.arguments]}

@@ -27,6 +27,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from .access import Guard
 from .prompts import Prompt, prompt_arguments
 from .resources import Completer, Resource, ResourceTemplate
 from .schema import SchemaArguments
@@ -66,13 +67,16 @@ class Registry:
         input_schema: dict[str, Any] | None = None,
         requires: dict[str, Any] | None = None,
         input_timeout: float | None = None,
+        permission: str | None = None,
+        scopes: list[str] | None = None,
     ) -> Tool:
         """`input_schema`: list this JSON Schema as is and validate arguments with it (else: type hints).
 
         `requires`: client capabilities the tool needs (e.g. {"sampling": {}}); a call from a client
         without them gets -32021 before the tool runs. `input_timeout`: seconds the tool waits for the
         client's answer to each of its questions (ctx.elicit, ctx.sample, ctx.list_roots) in a session;
-        default MCP_INPUT_TIMEOUT.
+        default MCP_INPUT_TIMEOUT. `permission` ("app_label.codename") and `scopes`: what a caller's
+        user and token need to see and call it (tools_app.access).
         """
         tool_name = name or fn.__name__
         if not TOOL_NAME.match(tool_name):
@@ -96,6 +100,7 @@ class Registry:
             explicit_schema=explicit,
             requires=dict(requires or {}),
             input_timeout=input_timeout,
+            guard=Guard.of(permission, scopes),
         )
         self._tools[tool_name] = tool
         return tool
@@ -126,6 +131,8 @@ class Registry:
         complete: dict[str, Completer] | None = None,
         session_scoped: bool = False,
         cache: tuple[int, str] | None = None,
+        permission: str | None = None,
+        scopes: list[str] | None = None,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """A fixed resource, or a template when `uri` has `{variables}`.
 
@@ -134,6 +141,7 @@ class Registry:
         "private"), the caching hints of its resources/read in 2026-07-28 (default 0, private).
         """
         hints = {"ttlMs": cache[0], "cacheScope": cache[1]} if cache else None
+        guard = Guard.of(permission, scopes)
 
         def register(fn: Callable[..., Any]) -> Callable[..., Any]:
             label = name or fn.__name__
@@ -142,12 +150,12 @@ class Registry:
                 if uri in self._templates:
                     raise ValueError(f"resource template {uri!r} is registered twice")
                 self._templates[uri] = ResourceTemplate(
-                    uri, label, fn, title, doc, mime_type, dict(complete or {}), session_scoped, hints
+                    uri, label, fn, title, doc, mime_type, dict(complete or {}), session_scoped, hints, guard
                 )
             else:
                 if uri in self._resources:
                     raise ValueError(f"resource {uri!r} is registered twice")
-                self._resources[uri] = Resource(uri, label, fn, title, doc, mime_type, session_scoped, hints)
+                self._resources[uri] = Resource(uri, label, fn, title, doc, mime_type, session_scoped, hints, guard)
             return fn
 
         return register
@@ -186,7 +194,11 @@ class Registry:
         title: str | None = None,
         description: str | None = None,
         complete: dict[str, Completer] | None = None,
+        permission: str | None = None,
+        scopes: list[str] | None = None,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        guard = Guard.of(permission, scopes)
+
         def register(fn: Callable[..., Any]) -> Callable[..., Any]:
             prompt_name = name or fn.__name__
             if prompt_name in self._prompts:
@@ -194,7 +206,7 @@ class Registry:
             arguments, context_param = prompt_arguments(fn)
             doc = description if description is not None else inspect.getdoc(fn)
             self._prompts[prompt_name] = Prompt(
-                prompt_name, fn, title, doc, arguments, context_param, dict(complete or {})
+                prompt_name, fn, title, doc, arguments, context_param, dict(complete or {}), guard
             )
             return fn
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from sessions_app.runtime.context import ToolContext
 
+from .access import Guard
 from .invoke import call_user_function
 
 _VARIABLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -60,6 +61,7 @@ class Resource:
     mime_type: str | None = None
     session_scoped: bool = False  # its meaning is "this session": not offered to stateless requests
     cache: dict[str, Any] | None = None  # resources/read caching hints (2026-07-28): ttlMs, cacheScope
+    guard: Guard | None = None  # the permission and scopes a caller needs (tools_app.access)
 
     def definition(self) -> dict[str, Any]:
         return with_optional({"uri": self.uri, "name": self.name}, self)
@@ -79,6 +81,7 @@ class ResourceTemplate:
     complete: dict[str, Completer] = field(default_factory=dict)
     session_scoped: bool = False
     cache: dict[str, Any] | None = None
+    guard: Guard | None = None
     pattern: re.Pattern[str] = field(init=False)
 
     def __post_init__(self) -> None:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from sessions_app.runtime.context import ToolContext
 from sessions_app.wire.validation import describe_validation_error
 
+from .access import Guard
 from .invoke import call_user_function
 from .schema import InvalidArguments, SchemaArguments
 
@@ -39,6 +40,7 @@ class Tool:
     explicit_schema: SchemaArguments | None = None  # registered with input_schema=...
     requires: dict[str, Any] = field(default_factory=dict)  # client capabilities it needs, e.g. {"sampling": {}}
     input_timeout: float | None = None  # seconds to wait for the client's answers (None: MCP_INPUT_TIMEOUT)
+    guard: Guard | None = None  # the permission and scopes a caller needs (tools_app.access)
 
     def definition(self) -> dict[str, Any]:
         if self.explicit_schema is not None:

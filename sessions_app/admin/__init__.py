@@ -33,13 +33,15 @@ class McpSessionAdmin(ReadOnlyAdmin):
         "status",
         "protocol_version",
         "client",
+        "owner",
         "created_at",
         "last_activity_at",
         "open_streams",
         "event_count",
     )
-    list_filter = (StatusFilter, "protocol_version")
-    search_fields = ("=id", "client_name", "client_version")
+    list_filter = (StatusFilter, "protocol_version", ("owner", admin.RelatedOnlyFieldListFilter))
+    list_select_related = ("owner",)
+    search_fields = ("=id", "client_name", "client_version", "owner__username", "principal")
     ordering = ("-created_at",)
     list_per_page = 50
     show_full_result_count = False
@@ -52,6 +54,8 @@ class McpSessionAdmin(ReadOnlyAdmin):
         "client_version",
         "client_info_pretty",
         "capabilities_pretty",
+        "owner",
+        "principal",
         "log_level",
         "created_at",
         "last_activity_at",

@@ -16,7 +16,7 @@ ALLOW_METHODS = b"GET, POST, DELETE, OPTIONS"
 ALLOW_HEADERS = b"Content-Type, Accept, Authorization, Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID"
 EXPOSE_HEADERS = (
     b"Mcp-Session-Id, MCP-Protocol-Version, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, "
-    b"RateLimit-Policy"
+    b"RateLimit-Policy, WWW-Authenticate"
 )
 MAX_EXTRA_HEADERS = 20
 

@@ -64,8 +64,10 @@ def require_capabilities(ctx: Asker, required: dict[str, Any], what: str = "This
 class Rounds:
     """One 2026-07-28 round of a request that may ask: the answers it carries, and those it used."""
 
-    def __init__(self, method: str, params: dict[str, Any]) -> None:
-        carried = request_state.open_state(method, params)  # -32602 if forged, expired or misplaced
+    def __init__(self, method: str, params: dict[str, Any], subject: str) -> None:
+        """`subject`: the caller's token subject ("" when /mcp is open), bound into the state."""
+        self.subject = subject
+        carried = request_state.open_state(method, params, subject)  # -32602 if forged, expired or misplaced
         responses = params.get("inputResponses")
         if responses is not None and not isinstance(responses, dict):
             raise RpcError(INVALID_PARAMS, "Invalid params: inputResponses must be an object")
@@ -100,7 +102,7 @@ class Rounds:
         return {
             "resultType": "input_required",
             "inputRequests": {key: ask.input_request() for key, ask in exc.asks.items()},
-            "requestState": request_state.seal(method, params, self.used),
+            "requestState": request_state.seal(method, params, self.subject, self.used),
         }
 
 

@@ -13,8 +13,10 @@ from collections.abc import Generator
 from typing import Any, Generic, TypeVar
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from pydantic import BaseModel
 
+from ..edge.bearer import Principal
 from ..store.sessions import SessionState
 from ..wire import asking as questions
 from ..wire.asking import Ask, Elicitation, Root, Sampled
@@ -48,6 +50,7 @@ class RequestContext:
         self.params_checked = False  # initialize: the transport validated them before the session existed
         self.rounds: asking.Rounds | None = None  # 2026-07-28 tools/call, prompts/get, resources/read
         self.input_timeout: float | None = None  # the tool's own wait for answers (else MCP_INPUT_TIMEOUT)
+        self.principal: Principal | None = None  # the caller (edge.bearer); None when /mcp is open
 
     @property
     def stateless(self) -> bool:
@@ -106,6 +109,12 @@ class ToolContext:
     @property
     def client_capabilities(self) -> dict[str, Any]:
         return self._request.session.client_capabilities
+
+    @property
+    def user(self):
+        """The Django user the request's token belongs to; an AnonymousUser when /mcp is open (MCP_AUTH=none)."""
+        principal = self._request.principal
+        return principal.user if principal is not None and principal.user is not None else AnonymousUser()
 
     @property
     def request_id(self) -> Any:

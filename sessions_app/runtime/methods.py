@@ -77,7 +77,7 @@ class MethodTable:
             if not ctx.params_checked:
                 validate_params(ctx.method, ctx.session.protocol_version, ctx.params)
             if ctx.stateless and ctx.method in INPUT_METHODS:
-                ctx.rounds = Rounds(ctx.method, ctx.params)
+                ctx.rounds = Rounds(ctx.method, ctx.params, ctx.principal.subject if ctx.principal else "")
             return result_message(ctx.request_id, await handler(ctx))
         except InputRequired as needed:
             if ctx.rounds is None:  # only a modern round raises it; anything else is a bug

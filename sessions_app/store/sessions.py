@@ -39,6 +39,7 @@ class SessionState:
     client_capabilities: dict[str, Any] = field(default_factory=dict)
     last_activity: float = 0.0
     terminated: bool = False
+    principal: str = ""  # who opened it (edge.bearer.Principal.subject); "" when /mcp is open
 
     def expired(self, now: float | None = None) -> bool:
         return (now or time.time()) - self.last_activity > settings.MCP_SESSION_TTL
@@ -67,6 +68,7 @@ def _state_from_row(row: McpSession) -> SessionState:
         client_capabilities=row.client_capabilities or {},
         last_activity=row.last_activity_at.timestamp(),
         terminated=row.terminated_at is not None,
+        principal=row.principal,
     )
 
 
@@ -77,7 +79,14 @@ class SessionStore:
     def _cache_state(self, state: SessionState) -> None:
         cache.backend.set(_key(state.id), asdict(state), CACHE_SECONDS)
 
-    def _create(self, version: str, client_info: dict[str, Any], capabilities: dict[str, Any]) -> SessionState | None:
+    def _create(
+        self,
+        version: str,
+        client_info: dict[str, Any],
+        capabilities: dict[str, Any],
+        principal: str = "",
+        owner_id: int | None = None,
+    ) -> SessionState | None:
         if settings.MCP_MAX_SESSIONS and McpSession.objects.live().count() >= settings.MCP_MAX_SESSIONS:
             return None
         row = McpSession.objects.create(
@@ -88,6 +97,8 @@ class SessionStore:
             client_info=client_info,
             client_capabilities=capabilities,
             last_activity_at=datetime.now(UTC),
+            principal=principal[:255],
+            owner_id=owner_id,
         )
         state = _state_from_row(row)
         self._cache_state(state)
@@ -132,10 +143,15 @@ class SessionStore:
 
     # --- async ------------------------------------------------------------------------
     async def acreate(
-        self, version: str, client_info: dict[str, Any], capabilities: dict[str, Any]
+        self,
+        version: str,
+        client_info: dict[str, Any],
+        capabilities: dict[str, Any],
+        principal: str = "",
+        owner_id: int | None = None,
     ) -> SessionState | None:
-        """A new session; None when MCP_MAX_SESSIONS live sessions exist already."""
-        return await database_sync_to_async(self._create)(version, client_info, capabilities)
+        """A new session, bound to `principal` (and its user); None when MCP_MAX_SESSIONS live sessions exist."""
+        return await database_sync_to_async(self._create)(version, client_info, capabilities, principal, owner_id)
 
     async def aget(self, session_id: str, *, shared_truth: bool = False) -> SessionState | None:
         """The session as last stored, terminated or expired ones included; None if unknown.

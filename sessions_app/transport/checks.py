@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
+from ..edge.bearer import Principal
 from ..edge.headers import accepts, is_json_content
 from ..store.sessions import SessionState, sessions
-from ..wire.jsonrpc import INVALID_REQUEST, HttpError
+from ..wire.jsonrpc import INTERNAL_ERROR, INVALID_REQUEST, HttpError
 from ..wire.messages import Incoming
 from ..wire.versions import SESSION_HEADER
+
+logger = logging.getLogger(__name__)
 
 
 def check_post_headers(headers: dict[str, str], json_mode: bool) -> None:
@@ -22,13 +28,35 @@ def check_post_headers(headers: dict[str, str], json_mode: bool) -> None:
         raise HttpError(415, INVALID_REQUEST, "Unsupported Media Type: Content-Type must be application/json")
 
 
-async def live_session(headers: dict[str, str]) -> SessionState:
-    """The session the request names: 400 without one, 404 when it is unknown, expired or terminated."""
+def _subject(principal: Principal | None) -> str:
+    return principal.subject if principal is not None else ""
+
+
+async def open_session(
+    version: str, params: dict[str, Any], principal: Principal | None, request_id: Any
+) -> SessionState:
+    """A new session, bound to the caller (None when /mcp is open); 503 beyond MCP_MAX_SESSIONS."""
+    user = getattr(principal, "user", None)
+    info, capabilities = params.get("clientInfo", {}), params.get("capabilities", {})
+    session = await sessions.acreate(version, info, capabilities, _subject(principal), getattr(user, "pk", None))
+    if session is None:
+        raise HttpError(503, INTERNAL_ERROR, "Service Unavailable: too many open sessions", request_id=request_id)
+    return session
+
+
+async def live_session(headers: dict[str, str], principal: Principal | None = None) -> SessionState:
+    """The session the request names: 400 without one, 404 when it is unknown, expired or terminated,
+    or opened by another principal (answered as an unknown one, so a session id reveals nothing)."""
     session_id = headers.get(SESSION_HEADER, "").strip()
     if not session_id:
         raise HttpError(400, INVALID_REQUEST, "Bad Request: Missing session ID")
     session = await sessions.aget(session_id)
     if session is None or not session.live:
+        raise HttpError(404, INVALID_REQUEST, "Session not found")
+    if session.principal != _subject(principal):
+        logger.warning(
+            "session %s refused: opened by %r, used by %r", session.id, session.principal, _subject(principal)
+        )
         raise HttpError(404, INVALID_REQUEST, "Session not found")
     await sessions.atouch(session)
     return session

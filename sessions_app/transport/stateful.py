@@ -16,6 +16,7 @@ from typing import Any
 from django.conf import settings
 
 from ..edge.accesslog import note_request
+from ..edge.bearer import principal_of
 from ..edge.headers import accepts, header_map
 from ..models import StreamEvent
 from ..runtime import lifecycle
@@ -35,7 +36,7 @@ from ..wire.negotiation import refuse_stateless, version_header
 from ..wire.sse import comment_frame
 from ..wire.versions import BATCH_VERSIONS, LAST_EVENT_ID_HEADER, PRIMING_VERSIONS, negotiate_version
 from . import streams
-from .checks import check_post_headers, live_session, rpc_label
+from .checks import check_post_headers, live_session, open_session, rpc_label
 from .client_messages import on_answer, on_notification
 from .get_stream import GetStreamSlot
 from .output import StreamOutput, priming_frame
@@ -54,6 +55,7 @@ class StatefulTransport:
         self.exchange = exchange
         self.method = scope.get("method", "")
         self.headers = header_map(scope)
+        self.principal = principal_of(scope)  # None when /mcp is open (MCP_AUTH=none)
         self.session: SessionState | None = None
         self.output: StreamOutput | None = None
         self.slot: GetStreamSlot | None = None
@@ -119,7 +121,7 @@ class StatefulTransport:
 
     # --- the session gate --------------------------------------------------------------
     async def require_session(self) -> SessionState:
-        session = await live_session(self.headers)
+        session = await live_session(self.headers, self.principal)
         self._opened(session)
         return session
 
@@ -194,11 +196,7 @@ class StatefulTransport:
             validate_params("initialize", version, params)
         except RpcError as exc:
             raise HttpError(400, exc.code, exc.message, request_id=message["id"]) from None
-        session = await sessions.acreate(version, params.get("clientInfo", {}), params.get("capabilities", {}))
-        if session is None:
-            raise HttpError(
-                503, INTERNAL_ERROR, "Service Unavailable: too many open sessions", request_id=message["id"]
-            )
+        session = await open_session(version, params, self.principal, message["id"])
         self._opened(session)
         inflight.claim(session.id, [message["id"]])  # a new session: the id is free
         logger.info("session %s opened by %s (%s)", session.id, session.client_name or "?", version)
@@ -224,6 +222,7 @@ class StatefulTransport:
         for request in requests:
             ctx = RequestContext(session, request["id"], request["method"], request.get("params"), replies)
             ctx.params_checked = params_checked
+            ctx.principal = self.principal
             inflight.start(ctx, stream)
 
     @staticmethod

@@ -18,6 +18,7 @@ from typing import Any
 from django.conf import settings
 
 from ..edge.accesslog import note_request
+from ..edge.bearer import principal_of
 from ..edge.headers import accepts, header_map, is_json_content
 from ..metrics import count_modern_request
 from ..runtime import discover  # noqa: F401  (registers server/discover)
@@ -47,6 +48,7 @@ class StatelessTransport:
         self.headers = header_map(scope)
         self.pairs = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in scope.get("headers", [])]
         self.ctx: RequestContext | None = None
+        self.principal = principal_of(scope)  # None when /mcp is open (MCP_AUTH=none)
         self.listening: listen.Listening | None = None
         self.tasks = TaskSet()
 
@@ -118,6 +120,7 @@ class StatelessTransport:
             return
         replies = DirectReplies(self.exchange, method, sse=sse, tasks=self.tasks)
         self.ctx = RequestContext(state, request_id, method, params, replies)
+        self.ctx.principal = self.principal
         inflight.start(self.ctx, None)
 
     def _notification_version(self) -> None:

@@ -38,12 +38,13 @@ McpSessionAdmin.add_inline(CalculationInline)
 
 @admin.register(Calculation)
 class CalculationAdmin(ReadOnlyAdmin):
-    list_display = ("expression", "operation", "result", "session_link", "created_at")
-    list_filter = ("operation",)
+    list_display = ("expression", "operation", "result", "session_link", "user", "created_at")
+    list_filter = ("operation", ("user", admin.RelatedOnlyFieldListFilter))
+    list_select_related = ("user",)
     search_fields = ("=session__id", "expression")
     ordering = ("-created_at",)
     show_full_result_count = False
-    fields = ("id", "session_link", "operation", "inputs", "result", "expression", "created_at")
+    fields = ("id", "session_link", "user", "operation", "inputs", "result", "expression", "created_at")
     readonly_fields = fields
 
     def lookup_allowed(self, lookup, value, request=None):

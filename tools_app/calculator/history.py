@@ -33,10 +33,11 @@ class Entry:
     expression: str
 
 
-def _record(session_id: str | None, entries: list[Entry]) -> list[Calculation]:
+def _record(session_id: str | None, entries: list[Entry], user_id: int | None) -> list[Calculation]:
     rows = [
         Calculation(
             session_id=session_id,
+            user_id=user_id,
             operation=e.operation,
             inputs=[plain(x) for x in e.inputs],
             result=e.result,
@@ -49,11 +50,12 @@ def _record(session_id: str | None, entries: list[Entry]) -> list[Calculation]:
     return rows
 
 
-async def record(session_id: str | None, entries: list[Entry]) -> list[Calculation]:
-    """Store calculations (a stateless request's with no session), then tell subscribers in the background."""
+async def record(session_id: str | None, entries: list[Entry], *, user_id: int | None = None) -> list[Calculation]:
+    """Store calculations (a stateless request's with no session) and who made them (None: /mcp is open),
+    then tell subscribers in the background."""
     if not entries:
         return []
-    rows = await database_sync_to_async(_record)(session_id, entries)
+    rows = await database_sync_to_async(_record)(session_id, entries, user_id)
     _notifying.spawn(_notify(session_id))
     return rows
 

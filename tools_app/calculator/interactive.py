@@ -47,7 +47,7 @@ async def solve_with_confirmation(
         raise ToolError(str(exc)) from None
     rounded = round(result, answer.data.precision)
     expression = binary_expression(op, a, b, rounded)
-    await history.record(ctx.session_id, [history.Entry(op, [a, b], rounded, expression)])
+    await history.record(ctx.session_id, [history.Entry(op, [a, b], rounded, expression)], user_id=ctx.user.pk)
     return expression
 
 

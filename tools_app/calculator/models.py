@@ -2,6 +2,7 @@
 
 import uuid
 
+from django.conf import settings
 from django.db import models
 
 from sessions_app.models import McpSession
@@ -20,12 +21,20 @@ class Calculation(models.Model):
     result = models.FloatField()
     expression = models.CharField(max_length=500)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Who computed it (MCP_AUTH other than none); None when /mcp is open.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="calculations"
+    )
 
     class Meta:
         # Kept in the tools_app label it was created in: its table, migrations and admin URL stay.
         app_label = "tools_app"
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["session", "created_at"], name="calculation_history")]
+        # advanced_calculate needs it when MCP_AUTH is on (tools_app.calculator.tools).
+        permissions = [
+            ("use_advanced", "Can use the advanced calculator (factorial, powers, logarithms, trigonometry)")
+        ]
 
     def __str__(self) -> str:
         return self.expression

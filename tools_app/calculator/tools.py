@@ -51,7 +51,7 @@ async def calculate(
     except CalculationError as exc:
         raise ToolError(str(exc)) from None
     expression = binary_expression(op, a, b, result)
-    await history.record(ctx.session_id, [history.Entry(op, [a, b], result, expression)])
+    await history.record(ctx.session_id, [history.Entry(op, [a, b], result, expression)], user_id=ctx.user.pk)
     if stream:
         await ctx.progress(1.0, 1.0, f"Calculation complete: {js_number(result)}")
     return expression
@@ -82,11 +82,12 @@ async def batch_calculate(
         expression = binary_expression(item.op, item.a, item.b, result)
         lines.append(expression)
         entries.append(history.Entry(item.op, [item.a, item.b], result, expression))
-    await history.record(ctx.session_id, entries)
+    await history.record(ctx.session_id, entries, user_id=ctx.user.pk)
     return "Batch calculation completed. Results:\n" + "\n".join(lines)
 
 
-@registry.tool(description="Advanced mathematical operations")
+# With MCP_AUTH on, only users holding this permission (the admin grants it) see and call it.
+@registry.tool(description="Advanced mathematical operations", permission="tools_app.use_advanced")
 async def advanced_calculate(
     ctx: ToolContext,
     operation: Annotated[AdvancedOp, Field(description="Advanced operation")],
@@ -99,7 +100,7 @@ async def advanced_calculate(
         raise ToolError(str(exc)) from None
     expression = advanced_expression(operation, value, base, result)
     inputs = [value, base] if base is not None else [value]
-    await history.record(ctx.session_id, [history.Entry(operation, inputs, result, expression)])
+    await history.record(ctx.session_id, [history.Entry(operation, inputs, result, expression)], user_id=ctx.user.pk)
     return expression
 
 
