@@ -21,6 +21,7 @@ from mcp.shared.exceptions import MCPError
 
 from .conftest import INIT_PARAMS, POST_HEADERS, start_module_server
 from .oauth_flow import REDIRECT_URI, add_user, consent, token_for
+from .sse import parse_text
 
 TOKEN_SECONDS = 6
 
@@ -30,7 +31,12 @@ def oauth_server(tmp_path_factory):
     live = start_module_server(
         tmp_path_factory,
         "oauth",
-        env={"MCP_AUTH": "oauth", "MCP_AUTH_TOKEN_SECONDS": str(TOKEN_SECONDS), "MCP_AUTH_PROTECT_METRICS": "true"},
+        env={
+            "MCP_AUTH": "oauth",
+            "MCP_AUTH_TOKEN_SECONDS": str(TOKEN_SECONDS),
+            "MCP_AUTH_PROTECT_METRICS": "true",
+            "DJANGO_EXTRA_APPS": "tests.asking_app",  # a permission-gated prompt
+        },
     )
     add_user(live, "alice", "tools_app.use_advanced")
     add_user(live, "bob")
@@ -330,3 +336,30 @@ def test_a_request_state_is_bound_to_the_caller(oauth_server):
     assert stolen.status_code == 400
     assert stolen.json()["error"]["data"] == {"reason": "request_state_mismatch"}
     assert call("alice", 3, **retry).json()["result"]["content"][0]["text"] == "1 add 2 = 3"
+
+
+def test_a_permission_gated_prompt_and_its_completions(oauth_server):
+    url = oauth_server.url
+    outcomes = {}
+    for username in ("alice", "bob"):
+        token = token_for(oauth_server.base, username, resource=url)["access_token"]
+        with httpx2.Client(headers={"authorization": f"Bearer {token}"}, timeout=10) as http:
+            session_id = initialize_session(http, url)
+            headers = {**POST_HEADERS, "mcp-session-id": session_id, "mcp-protocol-version": "2025-11-25"}
+
+            def rpc(rid, method, params=None, http=http, headers=headers):
+                body = {"jsonrpc": "2.0", "id": rid, "method": method, "params": params or {}}
+                return [e.message for e in parse_text(http.post(url, headers=headers, json=body).text) if e.data][-1]
+
+            listed = [p["name"] for p in rpc(1, "prompts/list")["result"]["prompts"]]
+            got = rpc(2, "prompts/get", {"name": "advanced_lesson", "arguments": {"topic": "algebra"}})
+            ref = {"type": "ref/prompt", "name": "advanced_lesson"}
+            completed = rpc(3, "completion/complete", {"ref": ref, "argument": {"name": "topic", "value": "a"}})
+            outcomes[username] = (listed, got, completed)
+    listed, got, completed = outcomes["alice"]
+    assert "advanced_lesson" in listed
+    assert got["result"]["messages"][0]["content"]["text"] == "Teach me algebra, advanced level."
+    assert completed["result"]["completion"]["values"] == ["algebra", "analysis"]
+    listed, got, completed = outcomes["bob"]
+    assert "advanced_lesson" not in listed
+    assert got["error"]["code"] == completed["error"]["code"] == -32005

@@ -7,6 +7,7 @@ from typing import Any
 from sessions_app.runtime.context import RequestContext, ToolContext
 from sessions_app.wire.jsonrpc import INVALID_PARAMS, RpcError
 
+from .access import Caller
 from .handlers import not_found
 from .invoke import call_user_function
 from .registry import registry
@@ -23,11 +24,13 @@ async def complete(ctx: RequestContext) -> dict[str, Any]:
         prompt = registry.get_prompt(ref.get("name"))
         if prompt is None:
             raise RpcError(INVALID_PARAMS, f"Unknown prompt: {ref.get('name')}")
+        await Caller(ctx.principal).require(prompt.guard, f"prompt {prompt.name!r}")  # its arguments are its own
         completer = prompt.complete.get(argument["name"])
     elif ref.get("type") == "ref/resource":
         template = registry.get_template(ref.get("uri"))
         if template is None or (ctx.stateless and template.session_scoped):
             raise not_found(ref.get("uri"), ctx)
+        await Caller(ctx.principal).require(template.guard, f"resource {template.uri_template!r}")
         completer = template.complete.get(argument["name"])
     values = await _candidates(completer, ctx, argument.get("value", ""))
     typed = argument.get("value", "").lower()

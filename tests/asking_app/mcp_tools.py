@@ -23,3 +23,12 @@ async def survey(ctx: ToolContext, topic: str) -> str:
 async def impatient(ctx: ToolContext) -> str:
     answer = await ctx.elicit("Quick: yes or no?", {"type": "object", "properties": {"yes": {"type": "boolean"}}})
     return f"answered {answer.action}"
+
+
+@registry.prompt(
+    description="A lesson for users with the advanced calculator permission",
+    permission="tools_app.use_advanced",
+    complete={"topic": ["algebra", "analysis", "geometry"]},
+)
+def advanced_lesson(topic: str) -> str:
+    return f"Teach me {topic}, advanced level."
