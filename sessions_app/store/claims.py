@@ -3,20 +3,27 @@
 Each node also keeps its own claims (runtime.inflight); this row makes the
 claim hold across nodes. A node's claims are released when its responses are
 ready; those of a node whose lease lapsed are taken over.
+
+Claims and releases ride in the event log's group commit (eventlog.in_commit), each in a
+savepoint: no transaction or thread hop of their own. A release queued before a response's
+events is committed with them or before them, so the id is free cluster-wide by the time
+the client can read the answer.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from ..models import NodeHeartbeat, RequestClaim
+from . import eventlog
 
 
 def request_key(request_id: Any) -> str:
@@ -24,7 +31,18 @@ def request_key(request_id: Any) -> str:
 
 
 def _claim(session_id: str, request_ids: list[Any], node_id: str) -> bool:
+    """Insert the claims; on a conflict, take over this node's own leftovers and those of dead nodes, once."""
     keys = [request_key(rid) for rid in request_ids]
+
+    def rows() -> list[RequestClaim]:
+        return [RequestClaim(session_id=session_id, request_key=key, node=node_id) for key in keys]
+
+    try:
+        with transaction.atomic():
+            RequestClaim.objects.bulk_create(rows())
+        return True
+    except IntegrityError:
+        pass
     cutoff = datetime.now(UTC) - timedelta(seconds=settings.MCP_NODE_LEASE_SECONDS)
     others_alive = NodeHeartbeat.objects.filter(last_seen__gte=cutoff).exclude(node_id=node_id).values("node_id")
     try:
@@ -33,9 +51,7 @@ def _claim(session_id: str, request_ids: list[Any], node_id: str) -> bool:
             RequestClaim.objects.filter(session_id=session_id, request_key__in=keys).exclude(
                 node__in=others_alive
             ).delete()
-            RequestClaim.objects.bulk_create(
-                [RequestClaim(session_id=session_id, request_key=key, node=node_id) for key in keys]
-            )
+            RequestClaim.objects.bulk_create(rows())
     except IntegrityError:
         return False
     return True
@@ -45,5 +61,14 @@ def _release(session_id: str, request_id: Any, node_id: str) -> None:
     RequestClaim.objects.filter(session_id=session_id, request_key=request_key(request_id), node=node_id).delete()
 
 
-aclaim = database_sync_to_async(_claim)
-arelease = database_sync_to_async(_release)
+async def aclaim(session_id: str, request_ids: list[Any], node_id: str) -> bool:
+    return await eventlog.in_commit(partial(_claim, session_id, request_ids, node_id))
+
+
+async def arelease(session_id: str, request_id: Any, node_id: str) -> None:
+    await eventlog.in_commit(partial(_release, session_id, request_id, node_id))
+
+
+def release_before_next_commit(session_id: str, request_id: Any, node_id: str) -> asyncio.Future:
+    """Queue the release without waiting: events appended after it commit with it or after it."""
+    return eventlog.in_commit_soon(partial(_release, session_id, request_id, node_id))

@@ -50,6 +50,7 @@ class DirectReplies:
     """The replies of one stateless request (runtime.replies.Replies), on the wire only."""
 
     stream = ""  # nothing a client could resume
+    stores_response = False
 
     def __init__(self, exchange: Exchange, method: str, *, sse: bool, tasks: TaskSet) -> None:
         self.exchange = exchange
