@@ -23,7 +23,7 @@ from django.db import transaction
 
 from ..metrics import EVENTS_STORED
 from ..models import McpSession, StreamEvent
-from ..wire.event_ids import format_event_id
+from ..wire.event_ids import GET_STREAM, format_event_id
 from .outages import dependency_down
 
 logger = logging.getLogger(__name__)
@@ -67,23 +67,23 @@ def _ended_streams(keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
     return set(ended) & keys
 
 
-@dataclass(frozen=True, slots=True)
-class _Failed:
-    """What an in-commit operation raised (its savepoint was rolled back, the batch went on)."""
-
-    error: Exception
-
-
-def _run_ops(ops: list[Callable[[], Any]]) -> list[Any]:
-    """Run each operation in a savepoint of the caller's transaction; a failure is its own (a _Failed)."""
-    results: list[Any] = []
+def _run_ops(ops: list[Callable[[], Any]]) -> list[tuple[Exception | None, Any]]:
+    """Run each operation in a savepoint of the caller's transaction: (None, its result) or (what it raised,
+    None); a failed operation's savepoint is rolled back and the batch goes on."""
+    results: list[tuple[Exception | None, Any]] = []
     for op in ops:
         try:
             with transaction.atomic():
-                results.append(op())
+                results.append((None, op()))
         except Exception as exc:
-            results.append(_Failed(exc))
+            results.append((exc, None))
     return results
+
+
+def _new_streams(batch: list[NewEvent]) -> set[tuple[str, str]]:
+    """The request streams whose priming row is in `batch`: their first events. Nobody can have ended them
+    (their id is unknown until an event of theirs is stored), so they need neither lock nor check."""
+    return {(e.session_id, e.stream) for e in batch if e.kind == StreamEvent.Kind.PRIMING and e.stream != GET_STREAM}
 
 
 def _insert(batch: list[NewEvent], ops: list[Callable[[], Any]] = ()) -> tuple[list[int | None], list[Any]]:
@@ -95,16 +95,17 @@ def _insert(batch: list[NewEvent], ops: list[Callable[[], Any]] = ()) -> tuple[l
     sessions (PostgreSQL; SQLite's IMMEDIATE transactions hold the write lock anyway), so
     an end stored by another node cannot slip in between the check and the insert.
     """
-    keys = {(e.session_id, e.stream) for e in batch}
+    checked = {(e.session_id, e.stream) for e in batch} - _new_streams(batch)
     ended: set[tuple[str, str]] = set()
     rows: list[StreamEvent] = []
     with transaction.atomic():
         results = _run_ops(list(ops))
-        if batch:
-            sessions = sorted({session for session, _ in keys})
+        if checked:
+            sessions = sorted({session for session, _ in checked})
             sessions_rows = McpSession.objects.select_for_update(no_key=True).filter(pk__in=sessions)
             list(sessions_rows.order_by("pk").values("pk"))
-            ended = _ended_streams(keys)
+            ended = _ended_streams(checked)
+        if batch:
             kept = [e for e in batch if (e.session_id, e.stream) not in ended]
             rows = [StreamEvent(session_id=e.session_id, stream=e.stream, kind=e.kind, message=e.message) for e in kept]
             StreamEvent.objects.bulk_create(rows)
@@ -197,14 +198,14 @@ def _settle(taken: list[Pending], stored: list[StoredEvent | None], results: lis
     outcomes = iter(results)
     for work, future in taken:
         if isinstance(work, list):
-            outcome: Any = stored[offset : offset + len(work)]
+            error, outcome = None, stored[offset : offset + len(work)]
             offset += len(work)
         else:
-            outcome = next(outcomes)
+            error, outcome = next(outcomes)
         if future.done():
             continue
-        if isinstance(outcome, _Failed):
-            future.set_exception(outcome.error)
+        if error is not None:
+            future.set_exception(error)
         else:
             future.set_result(outcome)
 
