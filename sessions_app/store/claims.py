@@ -16,11 +16,12 @@ import asyncio
 import hashlib
 import json
 from datetime import UTC, datetime, timedelta
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.utils.timezone import now
 
 from ..models import NodeHeartbeat, RequestClaim
 from . import eventlog
@@ -30,16 +31,30 @@ def request_key(request_id: Any) -> str:
     return hashlib.sha256(json.dumps(request_id).encode()).hexdigest()
 
 
+@cache
+def _columns() -> tuple[str, str, str, str, str]:
+    """The table and its columns, quoted for this database (the claim statements are written once)."""
+    meta, quote = RequestClaim._meta, connection.ops.quote_name
+    names = [meta.get_field(name).column for name in ("session", "request_key", "node", "created_at")]
+    return quote(meta.db_table), *(quote(name) for name in names)
+
+
+def _insert(session_id: str, keys: list[str], node_id: str) -> None:
+    """One INSERT of the claims (raises IntegrityError if any is taken); plain SQL, on every request's path."""
+    table, session, key, node, created = _columns()
+    stamp = connection.ops.adapt_datetimefield_value(now())
+    values = ", ".join(["(%s, %s, %s, %s)"] * len(keys))
+    params = [value for k in keys for value in (session_id, k, node_id, stamp)]
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {table} ({session}, {key}, {node}, {created}) VALUES {values}", params)
+
+
 def _claim(session_id: str, request_ids: list[Any], node_id: str) -> bool:
     """Insert the claims; on a conflict, take over this node's own leftovers and those of dead nodes, once."""
     keys = [request_key(rid) for rid in request_ids]
-
-    def rows() -> list[RequestClaim]:
-        return [RequestClaim(session_id=session_id, request_key=key, node=node_id) for key in keys]
-
     try:
         with transaction.atomic():
-            RequestClaim.objects.bulk_create(rows())
+            _insert(session_id, keys, node_id)
         return True
     except IntegrityError:
         pass
@@ -51,14 +66,19 @@ def _claim(session_id: str, request_ids: list[Any], node_id: str) -> bool:
             RequestClaim.objects.filter(session_id=session_id, request_key__in=keys).exclude(
                 node__in=others_alive
             ).delete()
-            RequestClaim.objects.bulk_create(rows())
+            _insert(session_id, keys, node_id)
     except IntegrityError:
         return False
     return True
 
 
 def _release(session_id: str, request_id: Any, node_id: str) -> None:
-    RequestClaim.objects.filter(session_id=session_id, request_key=request_key(request_id), node=node_id).delete()
+    table, session, key, node, _ = _columns()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {table} WHERE {session} = %s AND {key} = %s AND {node} = %s",
+            [session_id, request_key(request_id), node_id],
+        )
 
 
 async def aclaim(session_id: str, request_ids: list[Any], node_id: str) -> bool:
