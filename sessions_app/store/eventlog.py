@@ -24,6 +24,7 @@ from django.db import transaction
 from ..metrics import EVENTS_STORED
 from ..models import McpSession, StreamEvent
 from ..wire.event_ids import GET_STREAM, format_event_id
+from . import event_rows
 from .outages import dependency_down
 
 logger = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ def _insert(batch: list[NewEvent], ops: list[Callable[[], Any]] = ()) -> tuple[l
     """
     checked = {(e.session_id, e.stream) for e in batch} - _new_streams(batch)
     ended: set[tuple[str, str]] = set()
-    rows: list[StreamEvent] = []
+    pks: list[int] = []
     with transaction.atomic():
         results = _run_ops(list(ops))
         if checked:
@@ -107,13 +108,12 @@ def _insert(batch: list[NewEvent], ops: list[Callable[[], Any]] = ()) -> tuple[l
             ended = _ended_streams(checked)
         if batch:
             kept = [e for e in batch if (e.session_id, e.stream) not in ended]
-            rows = [StreamEvent(session_id=e.session_id, stream=e.stream, kind=e.kind, message=e.message) for e in kept]
-            StreamEvent.objects.bulk_create(rows)
+            pks = event_rows.insert([(e.session_id, e.stream, e.kind, e.message) for e in kept])
     for session_id, stream in sorted(ended):
         refused = sum(1 for e in batch if (e.session_id, e.stream) == (session_id, stream))
         logger.warning("refused %d event(s) of stream %s of session %s: it has ended", refused, stream, session_id)
-    pks = iter(row.pk for row in rows)
-    return [None if (e.session_id, e.stream) in ended else next(pks) for e in batch], results
+    stored = iter(pks)
+    return [None if (e.session_id, e.stream) in ended else next(stored) for e in batch], results
 
 
 async def _insert_async(
