@@ -42,12 +42,12 @@ def rss_mib(pid: int) -> float:
 class Peer:
     """The SDK's server in a subprocess of its own."""
 
-    def __init__(self, log: Path):
+    def __init__(self, log: Path, extra_args: list[str] | None = None):
         self.port = free_port()
         self.log = log
         with open(log, "ab") as output:
             self.process = subprocess.Popen(
-                [sys.executable, str(ROOT / "bench" / "sdk_peer.py"), str(self.port)],
+                [sys.executable, str(ROOT / "bench" / "sdk_peer.py"), str(self.port), *(extra_args or [])],
                 stdout=output,
                 stderr=subprocess.STDOUT,
             )

@@ -49,7 +49,7 @@ class LiveServer:
     def url(self) -> str:
         return f"{self.base}/mcp"
 
-    def start(self, log_path: Path, *, timeout: float = 60) -> LiveServer:
+    def start(self, log_path: Path, *, timeout: float = 90) -> LiveServer:
         self.log_path = log_path
         # Test servers take far more requests from one address than a client would: the limiter
         # is tested on its own (test_operations), elsewhere its budget is out of reach.

@@ -16,6 +16,7 @@ from sessions_app.metrics import TOOL_CALLS
 from sessions_app.runtime.asking import InputRequired, require_capabilities
 from sessions_app.runtime.client_requests import AskFailed
 from sessions_app.runtime.context import RequestContext, ToolContext
+from sessions_app.runtime.lease import NodeFenced
 from sessions_app.store import subscriptions
 from sessions_app.store.outages import dependency_down
 from sessions_app.wire.jsonrpc import INVALID_PARAMS, RESOURCE_NOT_FOUND, RpcError
@@ -65,7 +66,7 @@ async def call_tool(ctx: RequestContext) -> dict[str, Any]:
     except InputRequired:  # 2026-07-28: this round lacks answers (runtime.methods makes the result)
         TOOL_CALLS.labels(tool=name, outcome="input_required").inc()
         raise
-    except RpcError:
+    except (RpcError, NodeFenced):  # a protocol error, or this node may store nothing more: not the tool's
         TOOL_CALLS.labels(tool=name, outcome="error").inc()
         raise
     except Exception as exc:

@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -26,6 +27,12 @@ logger = logging.getLogger(__name__)
 
 Key = tuple[str, str]
 LOST_TEXT = "Request lost: the server node stalled and gave it up; send it again"
+
+
+def _released(ctx: RequestContext, released: asyncio.Future) -> None:
+    exc = None if released.cancelled() else released.exception()
+    if exc is not None:  # left behind: this node takes it back on its next claim of the id
+        logger.warning("could not release request id %r of session %s: %s", ctx.request_id, ctx.session.id, exc)
 
 
 def _key(session_id: str, request_id: Any) -> Key:
@@ -99,11 +106,10 @@ class InflightRequests:
                 response = await self._call(entry)
             except asyncio.CancelledError:
                 if entry.fenced:
-                    await self._release_claim(ctx)
+                    await self._release_claim(ctx, wait=True)
                     await ctx.replies.abandon(error_message(ctx.request_id, REQUEST_LOST, LOST_TEXT))
                     return
                 response = self._answer_to_cancellation(entry, ctx)
-            # Free the id cluster-wide before the client can see the answer (and reuse the id).
             await self._release_claim(ctx)
             await self._finish(ctx, response)
         finally:
@@ -127,13 +133,19 @@ class InflightRequests:
             else:
                 self._streams[(session_id, stream)] = left
 
-    async def _release_claim(self, ctx: RequestContext) -> None:
-        if ctx.method == "initialize":
-            return  # a new session's first id: claimed only here
-        try:
-            await claims.arelease(ctx.session.id, ctx.request_id, settings.MCP_NODE_ID)
-        except Exception as exc:  # left behind: this node takes it back on its next claim of the id
-            logger.warning("could not release request id %r of session %s: %s", ctx.request_id, ctx.session.id, exc)
+    async def _release_claim(self, ctx: RequestContext, *, wait: bool = False) -> None:
+        """Free the id cluster-wide before the client can see the answer (and reuse the id).
+
+        A response the replies store goes through the event log after the release was queued, so
+        it commits with the release or after it: no need to wait. One they write without storing
+        (a JSON body, an abandoned stream) waits for the release to commit first.
+        """
+        if ctx.method == "initialize" or ctx.session.id is None:
+            return  # a new session's first id, or a stateless request: claimed only here
+        released = claims.release_before_next_commit(ctx.session.id, ctx.request_id, settings.MCP_NODE_ID)
+        released.add_done_callback(partial(_released, ctx))
+        if wait or not ctx.replies.stores_response:
+            await asyncio.wait([released])
 
     def _answer_to_cancellation(self, entry: Inflight, ctx: RequestContext) -> dict[str, Any] | None:
         if entry.interrupted:

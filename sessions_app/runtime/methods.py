@@ -19,12 +19,21 @@ from pydantic import ValidationError
 
 from ..store.outages import dependency_down
 from ..store.sessions import sessions
-from ..wire.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, METHOD_NOT_FOUND, RpcError, error_message, result_message
+from ..wire.jsonrpc import (
+    INTERNAL_ERROR,
+    INVALID_PARAMS,
+    METHOD_NOT_FOUND,
+    REQUEST_LOST,
+    RpcError,
+    error_message,
+    result_message,
+)
 from ..wire.validation import describe_validation_error
 from ..wire.versions import LOG_LEVELS
 from .asking import INPUT_METHODS, InputRequired, Rounds
 from .client_requests import AskFailed
 from .context import RequestContext
+from .lease import NodeFenced
 
 logger = logging.getLogger(__name__)
 
@@ -84,18 +93,25 @@ class MethodTable:
                 logger.error("%s raised InputRequired outside a 2026-07-28 round", ctx.method)
                 return error_message(ctx.request_id, INTERNAL_ERROR, "Internal error")
             return result_message(ctx.request_id, ctx.rounds.result(ctx.method, ctx.params, needed))
-        except RpcError as exc:
-            return exc.to_message(ctx.request_id)
-        except AskFailed as exc:  # a prompt's or a resource's question (a tool's is its error result)
-            return error_message(ctx.request_id, exc.code, str(exc))
         except Exception as exc:
-            # No exception text reaches the client: an outage is named, anything else is "Internal error".
-            down = dependency_down(exc)
-            if down:
-                logger.error("%s in session %s: %s is unreachable: %s", ctx.method, ctx.session.id, down, exc)
-                return error_message(ctx.request_id, INTERNAL_ERROR, f"Service Unavailable: {down} is unreachable")
-            logger.exception("%s failed in session %s", ctx.method, ctx.session.id)
-            return error_message(ctx.request_id, INTERNAL_ERROR, "Internal error")
+            return error_response(ctx, exc)
+
+
+def error_response(ctx: RequestContext, exc: Exception) -> dict[str, Any]:
+    """The JSON-RPC error for a request that failed; no exception text reaches the client but its own."""
+    if isinstance(exc, RpcError):
+        return exc.to_message(ctx.request_id)
+    if isinstance(exc, AskFailed):  # a prompt's or a resource's question (a tool's is its error result)
+        return error_message(ctx.request_id, exc.code, str(exc))
+    if isinstance(exc, NodeFenced):  # this node's lease lapsed mid-call: not a bug, and nothing is stored
+        logger.warning("%s in session %s stopped: %s", ctx.method, ctx.session.id, exc)
+        return error_message(ctx.request_id, REQUEST_LOST, "Request lost: the server node stalled")
+    down = dependency_down(exc)  # an outage is named, anything else is "Internal error"
+    if down:
+        logger.error("%s in session %s: %s is unreachable: %s", ctx.method, ctx.session.id, down, exc)
+        return error_message(ctx.request_id, INTERNAL_ERROR, f"Service Unavailable: {down} is unreachable")
+    logger.error("%s failed in session %s", ctx.method, ctx.session.id, exc_info=exc)
+    return error_message(ctx.request_id, INTERNAL_ERROR, "Internal error")
 
 
 methods = MethodTable()

@@ -25,14 +25,28 @@ async def resource_updated(uri: str, *, session_id: str | None = None) -> int:
     All subscribers' events are stored in one transaction, then published. Listen streams (2026-07-28)
     that subscribed to `uri` hear it too, on every node, unless the change concerns one session only.
     """
-    if session_id is None:
-        await publish_change("resource", uri)
-    targets = await subscriptions.subscribers(uri, session_id)
-    if not targets:
-        return 0
-    message = notification("notifications/resources/updated", {"uri": uri})
-    await append_and_publish([NewEvent(target, GET_STREAM, NOTIFICATION, message) for target in targets])
-    return len(targets)
+    return await resources_updated([(uri, session_id)])
+
+
+async def resources_updated(changes: list[tuple[str, str | None]], *, list_changed_for: str | None = None) -> int:
+    """resource_updated for each (uri, session_id) of `changes`, with one subscription query and one append;
+    `list_changed_for`: that session's resources/list changed too (resource_list_changed, in the same append).
+    """
+    for uri, session_id in changes:
+        if session_id is None:
+            await publish_change("resource", uri)
+    found = await subscriptions.subscribers(changes)
+    events = [
+        NewEvent(target, GET_STREAM, NOTIFICATION, notification("notifications/resources/updated", {"uri": uri}))
+        for (uri, _), targets in zip(changes, found, strict=True)
+        for target in targets
+    ]
+    if list_changed_for is not None:
+        message = notification("notifications/resources/list_changed")
+        events.append(NewEvent(list_changed_for, GET_STREAM, NOTIFICATION, message))
+    if events:
+        await append_and_publish(events)
+    return len(events) - (list_changed_for is not None)
 
 
 async def resource_list_changed(session_id: str) -> None:

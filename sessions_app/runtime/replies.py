@@ -38,6 +38,7 @@ class Replies(Protocol):
 
     events: int  # notifications sent so far by the requests of this POST (RequestContext bounds it)
     stream: str  # the stream a server-to-client request travels on
+    stores_response: bool  # `finish` stores the response through the event log before writing it
 
     async def notify(self, message: dict[str, Any]) -> None: ...
 
@@ -64,6 +65,7 @@ class SseReplies:
     """
 
     OUTBOX_LIMIT = 1000
+    stores_response = True
 
     def __init__(self, session_id: str, stream: str, request_ids: list[Any], output: Listener):
         self.session_id = session_id
@@ -195,6 +197,7 @@ class JsonReplies:
     """
 
     stream = GET_STREAM
+    stores_response = False
 
     def __init__(self, session_id: str, request_ids: list[Any], batch: bool, send: Callable[[Any], Awaitable[None]]):
         self.session_id = session_id

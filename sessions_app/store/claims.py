@@ -3,28 +3,61 @@
 Each node also keeps its own claims (runtime.inflight); this row makes the
 claim hold across nodes. A node's claims are released when its responses are
 ready; those of a node whose lease lapsed are taken over.
+
+Claims and releases ride in the event log's group commit (eventlog.in_commit), each in a
+savepoint: no transaction or thread hop of their own. A release queued before a response's
+events is committed with them or before them, so the id is free cluster-wide by the time
+the client can read the answer.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from datetime import UTC, datetime, timedelta
+from functools import cache, partial
 from typing import Any
 
-from channels.db import database_sync_to_async
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.utils.timezone import now
 
 from ..models import NodeHeartbeat, RequestClaim
+from . import eventlog
 
 
 def request_key(request_id: Any) -> str:
     return hashlib.sha256(json.dumps(request_id).encode()).hexdigest()
 
 
+@cache
+def _columns() -> tuple[str, str, str, str, str]:
+    """The table and its columns, quoted for this database (the claim statements are written once)."""
+    meta, quote = RequestClaim._meta, connection.ops.quote_name
+    names = [meta.get_field(name).column for name in ("session", "request_key", "node", "created_at")]
+    return quote(meta.db_table), *(quote(name) for name in names)
+
+
+def _insert(session_id: str, keys: list[str], node_id: str) -> None:
+    """One INSERT of the claims (raises IntegrityError if any is taken); plain SQL, on every request's path."""
+    table, session, key, node, created = _columns()
+    stamp = connection.ops.adapt_datetimefield_value(now())
+    values = ", ".join(["(%s, %s, %s, %s)"] * len(keys))
+    params = [value for k in keys for value in (session_id, k, node_id, stamp)]
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {table} ({session}, {key}, {node}, {created}) VALUES {values}", params)
+
+
 def _claim(session_id: str, request_ids: list[Any], node_id: str) -> bool:
+    """Insert the claims; on a conflict, take over this node's own leftovers and those of dead nodes, once."""
     keys = [request_key(rid) for rid in request_ids]
+    try:
+        with transaction.atomic():
+            _insert(session_id, keys, node_id)
+        return True
+    except IntegrityError:
+        pass
     cutoff = datetime.now(UTC) - timedelta(seconds=settings.MCP_NODE_LEASE_SECONDS)
     others_alive = NodeHeartbeat.objects.filter(last_seen__gte=cutoff).exclude(node_id=node_id).values("node_id")
     try:
@@ -33,17 +66,29 @@ def _claim(session_id: str, request_ids: list[Any], node_id: str) -> bool:
             RequestClaim.objects.filter(session_id=session_id, request_key__in=keys).exclude(
                 node__in=others_alive
             ).delete()
-            RequestClaim.objects.bulk_create(
-                [RequestClaim(session_id=session_id, request_key=key, node=node_id) for key in keys]
-            )
+            _insert(session_id, keys, node_id)
     except IntegrityError:
         return False
     return True
 
 
 def _release(session_id: str, request_id: Any, node_id: str) -> None:
-    RequestClaim.objects.filter(session_id=session_id, request_key=request_key(request_id), node=node_id).delete()
+    table, session, key, node, _ = _columns()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {table} WHERE {session} = %s AND {key} = %s AND {node} = %s",
+            [session_id, request_key(request_id), node_id],
+        )
 
 
-aclaim = database_sync_to_async(_claim)
-arelease = database_sync_to_async(_release)
+async def aclaim(session_id: str, request_ids: list[Any], node_id: str) -> bool:
+    return await eventlog.in_commit(partial(_claim, session_id, request_ids, node_id))
+
+
+async def arelease(session_id: str, request_id: Any, node_id: str) -> None:
+    await eventlog.in_commit(partial(_release, session_id, request_id, node_id))
+
+
+def release_before_next_commit(session_id: str, request_id: Any, node_id: str) -> asyncio.Future:
+    """Queue the release without waiting: events appended after it commit with it or after it."""
+    return eventlog.in_commit_soon(partial(_release, session_id, request_id, node_id))

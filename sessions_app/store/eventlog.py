@@ -4,12 +4,17 @@ Every SSE event is stored before it is written. Writing one row per
 transaction would cap a busy node at what one thread can commit, so a writer
 per event loop collects what every stream appends while the previous batch is
 being committed and stores the lot in one transaction (group commit).
+
+The same transaction carries the requests' other writes (`in_commit`: a
+request id's claim and release, a tool's stored side effects), each in a
+savepoint of its own, so a request costs no transaction or thread hop of its own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +23,8 @@ from django.db import transaction
 
 from ..metrics import EVENTS_STORED
 from ..models import McpSession, StreamEvent
-from ..wire.event_ids import format_event_id
+from ..wire.event_ids import GET_STREAM, format_event_id
+from . import event_rows
 from .outages import dependency_down
 
 logger = logging.getLogger(__name__)
@@ -62,39 +68,68 @@ def _ended_streams(keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
     return set(ended) & keys
 
 
-def _insert(batch: list[NewEvent]) -> list[int | None]:
-    """Store a batch in one transaction; events of a stream that has ended are refused (None).
+def _run_ops(ops: list[Callable[[], Any]]) -> list[tuple[Exception | None, Any]]:
+    """Run each operation in a savepoint of the caller's transaction: (None, its result) or (what it raised,
+    None); a failed operation's savepoint is rolled back and the batch goes on."""
+    results: list[tuple[Exception | None, Any]] = []
+    for op in ops:
+        try:
+            with transaction.atomic():
+                results.append((None, op()))
+        except Exception as exc:
+            results.append((exc, None))
+    return results
+
+
+def _new_streams(batch: list[NewEvent]) -> set[tuple[str, str]]:
+    """The request streams whose priming row is in `batch`: their first events. Nobody can have ended them
+    (their id is unknown until an event of theirs is stored), so they need neither lock nor check."""
+    return {(e.session_id, e.stream) for e in batch if e.kind == StreamEvent.Kind.PRIMING and e.stream != GET_STREAM}
+
+
+def _insert(batch: list[NewEvent], ops: list[Callable[[], Any]] = ()) -> tuple[list[int | None], list[Any]]:
+    """Store a batch in one transaction, after `ops` (each in a savepoint); events of a stream that has
+    ended are refused (None).
 
     Nothing may follow a stream's end (a late event of a node declared dead, say). The
     check runs in the inserting transaction, after locking the rows of the batch's
     sessions (PostgreSQL; SQLite's IMMEDIATE transactions hold the write lock anyway), so
     an end stored by another node cannot slip in between the check and the insert.
     """
-    keys = {(e.session_id, e.stream) for e in batch}
+    checked = {(e.session_id, e.stream) for e in batch} - _new_streams(batch)
+    ended: set[tuple[str, str]] = set()
+    pks: list[int] = []
     with transaction.atomic():
-        sessions = sorted({session for session, _ in keys})
-        list(McpSession.objects.select_for_update(no_key=True).filter(pk__in=sessions).order_by("pk").values("pk"))
-        ended = _ended_streams(keys)
-        kept = [e for e in batch if (e.session_id, e.stream) not in ended]
-        rows = [StreamEvent(session_id=e.session_id, stream=e.stream, kind=e.kind, message=e.message) for e in kept]
-        StreamEvent.objects.bulk_create(rows)
+        results = _run_ops(list(ops))
+        if checked:
+            sessions = sorted({session for session, _ in checked})
+            sessions_rows = McpSession.objects.select_for_update(no_key=True).filter(pk__in=sessions)
+            list(sessions_rows.order_by("pk").values("pk"))
+            ended = _ended_streams(checked)
+        if batch:
+            kept = [e for e in batch if (e.session_id, e.stream) not in ended]
+            pks = event_rows.insert([(e.session_id, e.stream, e.kind, e.message) for e in kept])
     for session_id, stream in sorted(ended):
         refused = sum(1 for e in batch if (e.session_id, e.stream) == (session_id, stream))
         logger.warning("refused %d event(s) of stream %s of session %s: it has ended", refused, stream, session_id)
-    pks = iter(row.pk for row in rows)
-    return [None if (e.session_id, e.stream) in ended else next(pks) for e in batch]
+    stored = iter(pks)
+    return [None if (e.session_id, e.stream) in ended else next(stored) for e in batch], results
 
 
-async def _insert_async(batch: list[NewEvent]) -> list[StoredEvent | None]:
-    pks = await database_sync_to_async(_insert)(batch)
+async def _insert_async(
+    batch: list[NewEvent], ops: list[Callable[[], Any]]
+) -> tuple[list[StoredEvent | None], list[Any]]:
+    pks, results = await database_sync_to_async(_insert)(batch, ops)
     stored = [
         None if pk is None else StoredEvent(pk, e.stream, e.kind, e.message) for e, pk in zip(batch, pks, strict=True)
     ]
     EVENTS_STORED.inc(sum(1 for event in stored if event is not None))
-    return stored
+    return stored, results
 
 
-Pending = tuple[list[NewEvent], "asyncio.Future[list[StoredEvent | None]]"]
+# What a producer hands the writer: events to store, or one operation to run in the batch's transaction.
+Work = list[NewEvent] | Callable[[], Any]
+Pending = tuple[Work, asyncio.Future]
 
 
 class EventWriter:
@@ -107,21 +142,28 @@ class EventWriter:
 
     async def append(self, events: list[NewEvent]) -> list[StoredEvent | None]:
         """Store `events` together (one transaction, in order) and return them with their ids (None: refused)."""
-        future: asyncio.Future[list[StoredEvent | None]] = asyncio.get_running_loop().create_future()
-        self._pending.append((events, future))
+        # Shielded: a cancelled producer must not lose track of a row being committed.
+        return await asyncio.shield(self.submit(events))
+
+    def submit(self, work: Work) -> asyncio.Future:
+        """Queue events (or an operation) for the next batch; the future has their outcome.
+
+        Batches are committed in the order their work was submitted.
+        """
+        future: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._pending.append((work, future))
         self._wakeup.set()
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="mcp-event-writer")
-        # Shielded: a cancelled producer must not lose track of a row being committed.
-        return await asyncio.shield(future)
+        return future
 
     def _take_batch(self) -> list[Pending]:
         taken: list[Pending] = []
         size = 0
-        while self._pending and (not taken or size + len(self._pending[0][0]) <= MAX_BATCH):
+        while self._pending and (not taken or size + _size(self._pending[0][0]) <= MAX_BATCH):
             item = self._pending.pop(0)
             taken.append(item)
-            size += len(item[0])
+            size += _size(item[0])
         return taken
 
     async def _run(self) -> None:
@@ -132,9 +174,10 @@ class EventWriter:
                 await self._commit(self._take_batch())
 
     async def _commit(self, taken: list[Pending]) -> None:
-        flat = [event for events, _ in taken for event in events]
+        flat = [event for work, _ in taken if isinstance(work, list) for event in work]
+        ops = [work for work, _ in taken if not isinstance(work, list)]
         try:
-            stored = await _insert_async(flat)
+            stored, results = await _insert_async(flat, ops)
         except Exception as exc:  # a failed batch fails its producers, not the writer
             if len(taken) > 1 and dependency_down(exc) is None:
                 # Not an outage: one producer's events are at fault. Store each apart.
@@ -146,11 +189,29 @@ class EventWriter:
                 if not future.done():
                     future.set_exception(exc)
             return
-        offset = 0
-        for events, future in taken:
-            if not future.done():
-                future.set_result(stored[offset : offset + len(events)])
-            offset += len(events)
+        _settle(taken, stored, results)
+
+
+def _settle(taken: list[Pending], stored: list[StoredEvent | None], results: list[Any]) -> None:
+    """Each producer's outcome: its stored events, or its operation's result (or exception)."""
+    offset = 0
+    outcomes = iter(results)
+    for work, future in taken:
+        if isinstance(work, list):
+            error, outcome = None, stored[offset : offset + len(work)]
+            offset += len(work)
+        else:
+            error, outcome = next(outcomes)
+        if future.done():
+            continue
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(outcome)
+
+
+def _size(work: Work) -> int:
+    return len(work) if isinstance(work, list) else 1
 
 
 _writers: dict[asyncio.AbstractEventLoop, EventWriter] = {}
@@ -173,6 +234,21 @@ async def append(events: list[NewEvent]) -> list[StoredEvent | None]:
     An event of a stream that has already ended is refused: None in its place.
     """
     return await _writer().append(events)
+
+
+async def in_commit(op: Callable[[], Any]) -> Any:
+    """Run `op` (sync ORM code) in the next group-commit transaction, in a savepoint of its own; its result.
+
+    If `op` raises, its savepoint is rolled back and the exception is raised here; the rest of the
+    batch is committed.
+    """
+    return await asyncio.shield(_writer().submit(op))
+
+
+def in_commit_soon(op: Callable[[], Any]) -> asyncio.Future:
+    """Queue `op` for the next group-commit transaction without waiting: whatever is appended after it
+    is committed in the same transaction or a later one. The caller must consume the future's outcome."""
+    return _writer().submit(op)
 
 
 # --- reads ---------------------------------------------------------------------------------

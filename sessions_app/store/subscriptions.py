@@ -19,12 +19,23 @@ def _unsubscribe(session_id: str, uri: str) -> None:
     ResourceSubscription.objects.filter(session_id=session_id, uri=uri).delete()
 
 
-def _subscribers(uri: str, session_id: str | None) -> list[str]:
-    """Live sessions subscribed to `uri` (only `session_id`, if given)."""
-    rows = ResourceSubscription.objects.filter(uri=uri, session__in=McpSession.objects.live())
-    if session_id is not None:
-        rows = rows.filter(session_id=session_id)
-    return list(rows.values_list("session_id", flat=True))
+def _subscribers(wanted: list[tuple[str, str | None]]) -> list[list[str]]:
+    """For each (uri, session_id) of `wanted`: the live sessions subscribed to `uri` (only `session_id`, if given).
+
+    One query by URI (indexed) answers them all; only when it finds somebody is liveness checked.
+    """
+    rows = list(
+        ResourceSubscription.objects.filter(uri__in={uri for uri, _ in wanted}).values_list("uri", "session_id")
+    )
+    if rows:
+        live = set(
+            McpSession.objects.live().filter(pk__in={session for _, session in rows}).values_list("pk", flat=True)
+        )
+        rows = [(uri, session) for uri, session in rows if session in live]
+    return [
+        [session for row_uri, session in rows if row_uri == uri and (only is None or session == only)]
+        for uri, only in wanted
+    ]
 
 
 subscribe = database_sync_to_async(_subscribe)

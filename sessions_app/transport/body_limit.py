@@ -38,6 +38,12 @@ class BodyLimitedRequest(WebRequest):
     refused = False
     body_received = 0
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # daphne hands the application the raw body (`content`), never Twisted's `args`: parsing the
+        # Content-Type of every POST for a form upload (an email.message parse) is wasted work.
+        self._parsePOSTFormSubmission = False
+
     def gotLength(self, length):  # noqa: N802 (Twisted's name)
         limit = self.channel.factory.max_body_bytes
         if length is not None and length > limit:

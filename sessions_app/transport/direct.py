@@ -50,6 +50,7 @@ class DirectReplies:
     """The replies of one stateless request (runtime.replies.Replies), on the wire only."""
 
     stream = ""  # nothing a client could resume
+    stores_response = False
 
     def __init__(self, exchange: Exchange, method: str, *, sse: bool, tasks: TaskSet) -> None:
         self.exchange = exchange
@@ -60,7 +61,7 @@ class DirectReplies:
         self.events = 0  # notifications sent so far (RequestContext bounds them, MCP_MAX_STREAM_EVENTS)
         self._lock = asyncio.Lock()
         if sse:
-            tasks.spawn(self._keep_alive())
+            tasks.spawn_later(settings.MCP_KEEPALIVE_SECONDS, self._keep_alive)
 
     async def _start(self) -> None:
         if not self.streaming:
@@ -101,11 +102,12 @@ class DirectReplies:
         await self.finish(response)  # nothing is stored: the client is told at once
 
     async def _keep_alive(self) -> None:
-        """A long, silent request opens its stream anyway, so comments can keep the path alive."""
+        """A long, silent request opens its stream anyway, so comments can keep the path alive (started once
+        the first interval has passed)."""
         while not self.done:
-            await asyncio.sleep(settings.MCP_KEEPALIVE_SECONDS)
             async with self._lock:
                 if self.done:
                     return
                 await self._start()
                 await self.exchange.write(comment_frame("ping"), True)
+            await asyncio.sleep(settings.MCP_KEEPALIVE_SECONDS)

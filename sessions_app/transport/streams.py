@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
 from typing import Protocol
 
 from django.conf import settings
@@ -54,7 +55,7 @@ async def open_stream(
     replay: bool = False,
     prime_on_wire: bool = False,
 ) -> StreamOutput:
-    """Register an output for (session, stream) with the hub, send the SSE headers, start the keep-alive."""
+    """Register an output for (session, stream) with the hub, send the SSE headers, arm the keep-alive."""
     flow = exchange.flow
     output = StreamOutput(
         session.id, stream, exchange.write, after_pk=after_pk, replay=replay, prime_on_wire=prime_on_wire, flow=flow
@@ -67,7 +68,7 @@ async def open_stream(
         raise
     if flow is not None:
         flow.start()
-    tasks.spawn(_keep_alive(output, session, slot))
+    tasks.spawn_later(settings.MCP_KEEPALIVE_SECONDS, partial(_keep_alive, output, session, slot))
     return output
 
 
@@ -77,11 +78,9 @@ def unregister(output: StreamOutput) -> None:
 
 
 async def _keep_alive(output: StreamOutput, session: SessionState, slot: GetStreamSlot | None) -> None:
-    """Every MCP_KEEPALIVE_SECONDS: a comment, a catch-up from the database, the session's liveness."""
+    """Every MCP_KEEPALIVE_SECONDS (started once the first interval has passed): a comment, a catch-up
+    from the database, the session's liveness."""
     while not output.closed:
-        await asyncio.sleep(settings.MCP_KEEPALIVE_SECONDS)
-        if output.closed:
-            return
         if output.stalled_for() > settings.MCP_STREAM_STALL_SECONDS:
             logger.info(
                 "stream %s of session %s: the client read nothing for %d s; dropping its connection",
@@ -102,6 +101,7 @@ async def _keep_alive(output: StreamOutput, session: SessionState, slot: GetStre
         if slot is not None and not await slot.refresh():
             await output.close(retry_ms=settings.MCP_SSE_RETRY_MS)  # another stream holds the slot now
             return
+        await asyncio.sleep(settings.MCP_KEEPALIVE_SECONDS)
 
 
 async def _session_still_live(session: SessionState) -> bool:

@@ -6,14 +6,15 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
 from channels.db import database_sync_to_async
-from django.db import transaction
 from django.db.models import Count
 
 from sessions_app.models import McpSession
 from sessions_app.runtime import notifications
 from sessions_app.runtime.tasks import TaskSet
+from sessions_app.store import eventlog
 
 from .arithmetic import plain
 from .models import Calculation
@@ -45,17 +46,20 @@ def _record(session_id: str | None, entries: list[Entry], user_id: int | None) -
         )
         for e in entries
     ]
-    with transaction.atomic():
-        Calculation.objects.bulk_create(rows)
+    Calculation.objects.bulk_create(rows)
     return rows
 
 
 async def record(session_id: str | None, entries: list[Entry], *, user_id: int | None = None) -> list[Calculation]:
-    """Store calculations (a stateless request's with no session) and who made them (None: /mcp is open),
-    then tell subscribers in the background."""
+    """Store calculations (a stateless request's with no session) and who made them (None: /mcp is
+    open), then tell subscribers in the background.
+
+    The rows are committed in the event log's group commit (one transaction with what concurrent
+    requests store), in a savepoint of their own: stored before the tool's answer is.
+    """
     if not entries:
         return []
-    rows = await database_sync_to_async(_record)(session_id, entries, user_id)
+    rows = await eventlog.in_commit(partial(_record, session_id, entries, user_id))
     _notifying.spawn(_notify(session_id))
     return rows
 
@@ -66,10 +70,11 @@ _notifying = TaskSet()
 async def _notify(session_id: str | None) -> None:
     """The caller's tool call does not wait for every other session's subscriber to be told."""
     try:
-        if session_id is not None:
-            await notifications.resource_updated(HISTORY_URI, session_id=session_id)
-            await notifications.resource_list_changed(session_id)
-        await notifications.resource_updated(STATS_URI)
+        if session_id is None:
+            await notifications.resources_updated([(STATS_URI, None)])
+        else:
+            changes = [(HISTORY_URI, session_id), (STATS_URI, None)]
+            await notifications.resources_updated(changes, list_changed_for=session_id)
     except Exception as exc:  # stored already; a lost notification must not fail anything
         logger.warning("notifying history subscribers of session %s failed: %s", session_id, exc)
 

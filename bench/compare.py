@@ -1,0 +1,194 @@
+"""mcpsite and the official Python SDK's own server, side by side in one run, under the same concurrent load.
+
+For each method (ping, tools/call `calculate`, initialize) and each round, wrk drives mcpsite and then the
+SDK peer (`bench/sdk_peer.py`: MCPServer under uvicorn, stateful, SSE responses, in-memory event store)
+with the same load: --connections keep-alive connections on one wrk thread, one session per server, a
+unique JSON-RPC id per request. Every answer is checked (status and body); a run with a failed answer
+fails. Prints req/s for both and the ratio mcpsite / SDK per round, then the median ratio.
+
+    uv run python bench/compare.py [--rounds 3] [--seconds 5] [--connections 16] [--methods ping,calculate,initialize]
+    uv run python bench/compare.py --postgres-redis [--redis-db 9]       # PostgreSQL + Redis on 127.0.0.1
+    uv run python bench/compare.py --postgres-redis --nodes 2            # two mcpsite nodes, one database
+
+mcpsite: `manage.py runmcp` on a fresh SQLite file (embedded mode), or with --postgres-redis on a fresh
+PostgreSQL database (127.0.0.1:5432, trust auth, created and dropped here) and Redis
+(redis://127.0.0.1:6379/<--redis-db>, flushed first). With --nodes 2, both nodes share the database and
+Redis, and wrk drives each with half the connections at once (the session is opened on the first node;
+the second finds it in the database): the figure is their sum.
+
+Needs `wrk` (apt-get install wrk). The machine's noise is large: compare the ratios of one run, not
+figures across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx2
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench.memory import Peer  # noqa: E402
+from tests.conftest import INIT_PARAMS, LiveServer, initialize  # noqa: E402
+
+METHODS = ("ping", "calculate", "initialize")
+VERSION = "2025-11-25"
+
+# One wrk thread: `n` counts this thread's requests, so every id is unique. `check` is the text every
+# answer must contain; `response` counts the answers without it, `done` prints the count.
+LUA = r"""
+local n = 0
+local bad = 0
+local body_before, body_after, check = %(before)s, %(after)s, %(check)s
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Accept"] = "application/json, text/event-stream"
+%(headers)s
+request = function()
+  n = n + 1
+  return wrk.format(nil, nil, nil, body_before .. n .. body_after)
+end
+response = function(status, headers, body)
+  if status ~= 200 or not string.find(body, check, 1, true) then
+    bad = bad + 1
+    if bad == 1 then io.stderr:write("bad answer: " .. status .. " " .. string.sub(body, 1, 300) .. "\n") end
+  end
+end
+done = function(summary, latency, requests)
+  io.write(string.format("BAD %%d\n", bad))
+end
+"""
+
+
+def lua_string(text: str) -> str:
+    return json.dumps(text)  # a JSON string is a valid Lua string literal for this ASCII text
+
+
+def script(method: str, session_id: str | None) -> str:
+    if method == "ping":
+        before, after, check = '{"jsonrpc":"2.0","id":', ',"method":"ping"}', '"result":{}'
+    elif method == "calculate":
+        call = '"method":"tools/call","params":{"name":"calculate","arguments":{"a":1,"b":2,"op":"add"}}'
+        before = '{"jsonrpc":"2.0",' + call + ',"id":'
+        after, check = "}", "1 add 2 = 3"
+    else:
+        params = json.dumps({**INIT_PARAMS, "protocolVersion": VERSION}, separators=(",", ":"))
+        before, after, check = '{"jsonrpc":"2.0","id":', f',"method":"initialize","params":{params}}}', '"serverInfo"'
+    headers = ""
+    if session_id is not None and method != "initialize":
+        headers = f'wrk.headers["Mcp-Session-Id"] = "{session_id}"\nwrk.headers["MCP-Protocol-Version"] = "{VERSION}"'
+    return LUA % {
+        "before": lua_string(before),
+        "after": lua_string(after),
+        "check": lua_string(check),
+        "headers": headers,
+    }
+
+
+def wrk(url: str, lua: Path, connections: int, seconds: float) -> float:
+    """Requests per second; raises if any answer was wrong."""
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{round(seconds)}s", "--timeout", "10s", "-s", str(lua), url],
+        capture_output=True,
+        text=True,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"wrk failed: {out.stdout}{out.stderr}")
+    bad = int(re.search(r"^BAD (\d+)$", out.stdout, re.M).group(1))
+    errors = re.search(r"Socket errors: (.*)$", out.stdout, re.M)
+    if bad or errors:
+        raise RuntimeError(f"{url}: {bad} wrong answers, socket errors {errors and errors.group(1)}\n{out.stderr}")
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out.stdout).group(1))
+
+
+def drive(urls: list[str], lua: Path, connections: int, seconds: float) -> float:
+    """All `urls` at once (one wrk each, connections split between them); the sum of their rates."""
+    share = max(1, connections // len(urls))
+    with ThreadPoolExecutor(len(urls)) as pool:
+        return sum(pool.map(lambda url: wrk(url, lua, share, seconds), urls))
+
+
+def postgres_database() -> tuple[str, callable]:
+    name = f"mcpsite_bench_{uuid.uuid4().hex[:8]}"
+    psql = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-v", "ON_ERROR_STOP=1", "-qc"]
+    subprocess.run([*psql, f"CREATE DATABASE {name}"], check=True)
+    return f"postgres://postgres@127.0.0.1:5432/{name}", lambda: subprocess.run(
+        [*psql, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=False
+    )
+
+
+def start_mcpsite(args: argparse.Namespace, tmp: Path) -> tuple[list[LiveServer], callable]:
+    env = {"LOG_LEVEL": "WARNING", "RATE_LIMIT_MAX": "1000000000"}
+    cleanup = lambda: None  # noqa: E731
+    if args.postgres_redis:
+        database_url, cleanup = postgres_database()
+        redis_url = f"redis://127.0.0.1:6379/{args.redis_db}"
+        subprocess.run(["redis-cli", "-u", redis_url, "flushdb"], check=True, capture_output=True)
+        env |= {"USE_REDIS": "true", "REDIS_URL": redis_url}
+    else:
+        database_url = f"sqlite:///{tmp / 'db.sqlite3'}"
+    nodes = []
+    for index in range(args.nodes):
+        extra = [] if index == 0 else ["--skip-migrate"]
+        node = LiveServer(database_url, extra_args=extra, env={**env, "MCP_NODE_ID": f"bench{index}"})
+        nodes.append(node.start(tmp / f"mcpsite{index}.log"))
+    return nodes, cleanup
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--postgres-redis", action="store_true")
+    parser.add_argument("--redis-db", type=int, default=9)
+    parser.add_argument("--nodes", type=int, default=1)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed (apt-get install wrk)")
+    methods = [m for m in args.methods.split(",") if m]
+    tmp = Path(tempfile.mkdtemp(prefix="mcpsite-compare-"))
+    nodes, cleanup = start_mcpsite(args, tmp)
+    peer = Peer(tmp / "sdk.log", extra_args=["--event-store", "--no-session-cap"])
+    try:
+        with httpx2.Client(timeout=30) as http:
+            mcpsite_session = initialize(http, nodes[0].url, VERSION)
+            peer_session = initialize(http, peer.url, VERSION)
+        ratios: dict[str, list[float]] = {m: [] for m in methods}
+        print(
+            f"{args.connections} connections, {args.seconds:g} s per figure, {args.nodes} mcpsite node(s), "
+            f"{'PostgreSQL + Redis' if args.postgres_redis else 'SQLite'}; logs in {tmp}"
+        )
+        for round_ in range(1, args.rounds + 1):
+            for method in methods:
+                ours, theirs = tmp / f"{method}-mcpsite.lua", tmp / f"{method}-sdk.lua"
+                ours.write_text(script(method, mcpsite_session))
+                theirs.write_text(script(method, peer_session))
+                drive([n.url for n in nodes], ours, args.connections, 1)  # warm-up
+                mine = drive([n.url for n in nodes], ours, args.connections, args.seconds)
+                drive([peer.url], theirs, args.connections, 1)
+                sdk = drive([peer.url], theirs, args.connections, args.seconds)
+                ratios[method].append(mine / sdk)
+                print(f"round {round_} {method:10} mcpsite {mine:8,.0f}/s   SDK {sdk:8,.0f}/s   ratio {mine / sdk:.2f}")
+        for method in methods:
+            print(f"median ratio {method:10} {statistics.median(ratios[method]):.2f}")
+    finally:
+        peer.stop()
+        for node in nodes:
+            node.stop()
+        cleanup()
+
+
+if __name__ == "__main__":
+    main()
