@@ -14,9 +14,7 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
-from sessions_app.wire.jsonrpc import RpcError
-
-FORBIDDEN = -32005
+from sessions_app.wire.jsonrpc import FORBIDDEN, RpcError
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,11 @@ class TokenVerifier(Protocol):
     async def verify(self, token: str, resource: str) -> Principal: ...
 
 
+def subject_of(principal: Principal | None) -> str:
+    """Who a request comes from, as sessions and request states are bound to it ("" when /mcp is open)."""
+    return principal.subject if principal is not None else ""
+
+
 def principal_of(scope: Scope) -> Principal | None:
     """The principal BearerAuth accepted for this request; None when /mcp is not protected."""
     return scope.get(SCOPE_KEY)

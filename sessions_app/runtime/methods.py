@@ -17,6 +17,7 @@ from django.conf import settings
 from mcp_types import methods as wire_methods
 from pydantic import ValidationError
 
+from ..edge.bearer import subject_of
 from ..store.outages import dependency_down
 from ..store.sessions import sessions
 from ..wire.jsonrpc import (
@@ -86,7 +87,7 @@ class MethodTable:
             if not ctx.params_checked:
                 validate_params(ctx.method, ctx.session.protocol_version, ctx.params)
             if ctx.stateless and ctx.method in INPUT_METHODS:
-                ctx.rounds = Rounds(ctx.method, ctx.params, ctx.principal.subject if ctx.principal else "")
+                ctx.rounds = Rounds(ctx.method, ctx.params, subject_of(ctx.principal))
             return result_message(ctx.request_id, await handler(ctx))
         except InputRequired as needed:
             if ctx.rounds is None:  # only a modern round raises it; anything else is a bug

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ..edge.bearer import Principal
+from ..edge.bearer import Principal, subject_of
 from ..edge.headers import accepts, is_json_content
 from ..store.sessions import SessionState, sessions
 from ..wire.jsonrpc import INTERNAL_ERROR, INVALID_REQUEST, HttpError
@@ -28,17 +28,13 @@ def check_post_headers(headers: dict[str, str], json_mode: bool) -> None:
         raise HttpError(415, INVALID_REQUEST, "Unsupported Media Type: Content-Type must be application/json")
 
 
-def _subject(principal: Principal | None) -> str:
-    return principal.subject if principal is not None else ""
-
-
 async def open_session(
     version: str, params: dict[str, Any], principal: Principal | None, request_id: Any
 ) -> SessionState:
     """A new session, bound to the caller (None when /mcp is open); 503 beyond MCP_MAX_SESSIONS."""
     user = getattr(principal, "user", None)
     info, capabilities = params.get("clientInfo", {}), params.get("capabilities", {})
-    session = await sessions.acreate(version, info, capabilities, _subject(principal), getattr(user, "pk", None))
+    session = await sessions.acreate(version, info, capabilities, subject_of(principal), getattr(user, "pk", None))
     if session is None:
         raise HttpError(503, INTERNAL_ERROR, "Service Unavailable: too many open sessions", request_id=request_id)
     return session
@@ -53,9 +49,9 @@ async def live_session(headers: dict[str, str], principal: Principal | None = No
     session = await sessions.aget(session_id)
     if session is None or not session.live:
         raise HttpError(404, INVALID_REQUEST, "Session not found")
-    if session.principal != _subject(principal):
+    if session.principal != subject_of(principal):
         logger.warning(
-            "session %s refused: opened by %r, used by %r", session.id, session.principal, _subject(principal)
+            "session %s refused: opened by %r, used by %r", session.id, session.principal, subject_of(principal)
         )
         raise HttpError(404, INVALID_REQUEST, "Session not found")
     await sessions.atouch(session)

@@ -19,18 +19,23 @@ TOO_MANY_REQUESTS = -32000  # the rate limit (the TypeScript reference's code)
 RESOURCE_NOT_FOUND = -32002  # the 2025-era code for an unknown resource
 REQUEST_LOST = -32003  # the node running the request went away before it answered
 EVENT_LIMIT = -32004  # a POST's stream reached MCP_MAX_STREAM_EVENTS
+FORBIDDEN = -32005  # the caller lacks the permission or scopes an offering needs (tools_app.access)
 REQUEST_TIMEOUT = -32001  # a server-to-client request got no answer in time (the SDKs' code)
 MISSING_REQUIRED_CLIENT_CAPABILITY = -32021  # the client did not declare a capability the call needs
 REQUEST_CANCELLED = -32800  # JSON response mode: a cancelled request still needs a body
 
 __all__ = [
+    "EVENT_LIMIT",
+    "FORBIDDEN",
     "INTERNAL_ERROR",
     "INVALID_PARAMS",
     "INVALID_REQUEST",
     "METHOD_NOT_FOUND",
+    "MISSING_REQUIRED_CLIENT_CAPABILITY",
     "PARSE_ERROR",
     "REQUEST_CANCELLED",
     "REQUEST_LOST",
+    "REQUEST_TIMEOUT",
     "RESOURCE_NOT_FOUND",
     "TOO_MANY_REQUESTS",
     "UNSUPPORTED_PROTOCOL_VERSION",
