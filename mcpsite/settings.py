@@ -253,6 +253,12 @@ if MCP_CONFORMANCE_FIXTURES:
     INSTALLED_APPS.append("tools_app.conformance")
 
 # --- MCP: connections (runmcp's HTTP server) ----------------------------------
+# runmcp's HTTP server: "uvicorn" (uvicorn's httptools protocol on uvloop, measured fastest; see
+# docs/performance.md) or "daphne". Both apply the settings below; `runmcp --server` overrides.
+MCP_SERVER = os.environ.get("MCP_SERVER", "uvicorn")
+# Serving processes per node (`runmcp --workers`): each binds the port with SO_REUSEPORT and is a node
+# of its own. One Python process serves on one core; give a node as many workers as it has cores.
+MCP_WORKERS = env_int("MCP_WORKERS", 1)
 # Listen backlog: connections the kernel queues before the node accepts them. A restarted node
 # gets every SSE client back within the `retry:` hint; 50 (daphne's) resets such bursts.
 MCP_LISTEN_BACKLOG = env_int("MCP_LISTEN_BACKLOG", 1024)

@@ -105,6 +105,10 @@ class LiveServer:
         return [(stream, kind, json.loads(message) if message else None) for stream, kind, message in rows]
 
 
+# runmcp's two HTTP servers (`--server`): the tests of the HTTP layer's own rules run on both.
+SERVERS = ("uvicorn", "daphne")
+
+
 def start_module_server(tmp_path_factory, name: str, *, extra_args=None, env=None) -> LiveServer:
     """A live server on a SQLite file of its own, for a module-scoped fixture (stop it after)."""
     tmp = tmp_path_factory.mktemp(name)

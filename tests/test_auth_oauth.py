@@ -272,6 +272,9 @@ def test_a_session_is_bound_to_the_user_who_opened_it(oauth_server):
     assert httpx2.get(url, headers={**common, **bob, "accept": "text/event-stream"}, timeout=10).status_code == 404
     assert httpx2.delete(url, headers={**common, **bob}, timeout=10).status_code == 404
     assert f"session {session_id} refused" in oauth_server.log()
+    # A fresh token of alice's (the first may have expired on a loaded machine): the session is bound
+    # to the user, not to one token.
+    alice = {"authorization": f"Bearer {token_for(oauth_server.base, 'alice', resource=url)['access_token']}"}
     served = httpx2.post(url, headers={**POST_HEADERS, **common, **alice}, json=listing, timeout=10)
     assert served.status_code == 200 and "calculate" in served.text
     with sqlite3.connect(oauth_server.database_url.removeprefix("sqlite:///")) as db:

@@ -16,7 +16,7 @@ import time
 import httpx2
 import pytest
 
-from .conftest import initialize, start_module_server
+from .conftest import SERVERS, initialize, start_module_server
 from .sse import parse_text
 
 # A tool that floods past the seed tool's 10,000 bound, on servers with no per-stream event cap.
@@ -25,9 +25,10 @@ FLOOD = {"DJANGO_EXTRA_APPS": "tests.flood_app", "MCP_MAX_STREAM_EVENTS": "0"}
 EVENTS = 60_000
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory):
-    server = start_module_server(tmp_path_factory, "backpressure", env={"MCP_KEEPALIVE_SECONDS": "2", **FLOOD})
+@pytest.fixture(scope="module", params=SERVERS)
+def live(tmp_path_factory, request):
+    env = {"MCP_KEEPALIVE_SECONDS": "2", "MCP_SERVER": request.param, **FLOOD}
+    server = start_module_server(tmp_path_factory, "backpressure", env=env)
     yield server
     server.stop()
 

@@ -11,7 +11,21 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
+from .conftest import SERVERS, start_module_server
+
 MAX_BODY = 4 * 1024 * 1024
+
+
+@pytest.fixture(scope="module", params=SERVERS)
+def server(tmp_path_factory, request):
+    """A live server on each of runmcp's HTTP servers: the limit is the HTTP layer's."""
+    live = start_module_server(tmp_path_factory, "limits", env={"MCP_SERVER": request.param})
+    yield live
+    live.stop()
+
+
 DECLARED = 64 * 1024 * 1024
 PIECE = b" " * 65536
 HEAD = (

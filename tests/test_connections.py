@@ -11,7 +11,7 @@ import time
 import httpx2
 import pytest
 
-from .conftest import initialize, session_headers, start_module_server
+from .conftest import SERVERS, initialize, session_headers, start_module_server
 from .sse import iter_events
 
 LOW_SOFT_NOFILE = 256
@@ -24,14 +24,14 @@ SETTINGS = {
 }
 
 
-@pytest.fixture(scope="module")
-def node(tmp_path_factory):
-    """A node started under a low soft limit of open files (it raises it to the hard limit)."""
+@pytest.fixture(scope="module", params=SERVERS)
+def node(tmp_path_factory, request):
+    """A node started under a low soft limit of open files (it raises it to the hard limit), on each server."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     low = min(LOW_SOFT_NOFILE, soft)
     resource.setrlimit(resource.RLIMIT_NOFILE, (low, hard))
     try:
-        live = start_module_server(tmp_path_factory, "connections", env=SETTINGS)
+        live = start_module_server(tmp_path_factory, "connections", env={**SETTINGS, "MCP_SERVER": request.param})
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     live.low_soft_nofile, live.hard_nofile = low, hard

@@ -17,7 +17,7 @@ import time
 import httpx2
 import pytest
 
-from .conftest import LiveServer, initialize
+from .conftest import SERVERS, LiveServer, initialize
 
 
 def call(request_id: int) -> bytes:
@@ -30,9 +30,11 @@ def call(request_id: int) -> bytes:
     return json.dumps(message).encode()
 
 
-@pytest.fixture
-def node(tmp_path):
-    live = LiveServer(f"sqlite:///{tmp_path / 'db.sqlite3'}", env={"MCP_DRAIN_SECONDS": "5"})
+@pytest.fixture(params=SERVERS)
+def node(tmp_path, request):
+    live = LiveServer(
+        f"sqlite:///{tmp_path / 'db.sqlite3'}", env={"MCP_DRAIN_SECONDS": "5", "MCP_SERVER": request.param}
+    )
     live.start(tmp_path / "server.log")
     yield live
     live.stop(signal.SIGKILL)

@@ -1,4 +1,4 @@
-"""runmcp's HTTP server: daphne, with a listen backlog, request timeouts and a graceful drain.
+"""runmcp's daphne server (`runmcp --server daphne`): with a listen backlog, request timeouts and a graceful drain.
 
 What daphne (and Twisted's `HTTPChannel` under it) lacks, added here:
 - **Backlog.** Twisted listens with a backlog of 50; `endpoint()` asks for MCP_LISTEN_BACKLOG.
@@ -16,57 +16,36 @@ What daphne (and Twisted's `HTTPChannel` under it) lacks, added here:
 
 from __future__ import annotations
 
-import ctypes
+import asyncio
 import logging
-import resource
-import socket
-import struct
+import signal
 
+import daphne.server  # noqa: F401 first: installs Twisted's asyncio reactor, as daphne's runserver does
 from daphne.http_protocol import HTTPFactory
 from daphne.server import Server
 from django.conf import settings
-from twisted.internet import main
+from twisted.internet import main, reactor
 from twisted.python import failure
 from twisted.web.http import HTTPChannel, _GenericHTTPChannelProtocol
 
+from ..runtime.lifecycle import node
 from ..runtime.throttle import LogEvery
 from ..transport.body_limit import BodyLimitedRequest
-from ..transport.flow import WRITE_FLOW, WriteFlow
+from ..transport.flow import WRITE_FLOW, TwistedWriteFlow
+from .listening import refuse_new_connections
 
 logger = logging.getLogger(__name__)
 slow_clients = LogEvery(logger)
 
+# Between dropping new SYNs and closing the listening socket: time for handshakes under way to complete.
+LISTENER_SETTLE_SECONDS = 0.2
 REQUEST_TIMEOUT = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
-SO_ATTACH_FILTER = 26
-# Classic BPF on a TCP socket sees the TCP header: drop a segment with SYN and without ACK (a new
-# connection), keep everything else (the handshakes under way complete).
-DROP_NEW_SYNS = [
-    (0x30, 0, 0, 13),  # ldb [13]: the flags
-    (0x54, 0, 0, 0x12),  # and #(SYN|ACK)
-    (0x15, 0, 1, 0x02),  # jeq #SYN: drop, else accept
-    (0x06, 0, 0, 0),  # ret #0: drop
-    (0x06, 0, 0, 0xFFFFFFFF),  # ret #-1: accept
-]
 
 
 def endpoint(host: str, port: int, backlog: int) -> str:
     """Twisted's endpoint description (daphne's builder has no backlog)."""
     interface = host.strip("[]").replace(":", r"\:")
     return f"tcp:port={int(port)}:interface={interface}:backlog={int(backlog)}"
-
-
-def raise_open_files_limit() -> tuple[int, int]:
-    """Raise the soft RLIMIT_NOFILE to the hard limit; (before, after)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
-    if soft != resource.RLIM_INFINITY and soft < target:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-        except (ValueError, OSError) as exc:
-            logger.warning("could not raise the open files limit from %d to %d: %s", soft, target, exc)
-            return soft, soft
-        return soft, target
-    return soft, soft
 
 
 class McpHTTPChannel(HTTPChannel):
@@ -179,7 +158,7 @@ class McpServer(Server):
     def create_application(self, protocol, scope):
         # Flow control for SSE writes (daphne has none of its own): see sessions_app.transport.flow.
         if scope.get("type") == "http":
-            scope.setdefault("extensions", {})[WRITE_FLOW] = WriteFlow(protocol)
+            scope.setdefault("extensions", {})[WRITE_FLOW] = TwistedWriteFlow(protocol)
         return super().create_application(protocol, scope)
 
     def listen_success(self, port):
@@ -193,7 +172,7 @@ class McpServer(Server):
     def refuse_new_connections(self) -> None:
         """Drop new SYNs on every listening socket (Linux); connections being made still complete."""
         for port in self.ports:
-            _attach_filter(port.socket, DROP_NEW_SYNS)
+            refuse_new_connections(port.socket)
 
     def close_listeners(self) -> int:
         """Accept every queued connection, then close the listening sockets now; how many were accepted."""
@@ -219,13 +198,45 @@ class McpServer(Server):
         return len(self._http_factory.channels) if self._http_factory is not None else 0
 
 
-def _attach_filter(sock: socket.socket, program: list[tuple[int, int, int, int]]) -> bool:
-    code = b"".join(struct.pack("HBBI", *instruction) for instruction in program)
-    buffer = ctypes.create_string_buffer(code)
-    fprog = struct.pack("HL", len(program), ctypes.addressof(buffer))
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
-        return True
-    except OSError as exc:  # not Linux: the accept-then-close below still leaves only a tiny window
-        logger.info("could not filter new connections while draining: %s", exc)
-        return False
+def serve(application, host: str, port: int, backlog: int) -> bool:
+    """Serve until drained (SIGTERM/SIGINT; a second signal stops at once); False if it could not listen."""
+    server = McpServer(
+        application=application,
+        endpoints=[endpoint(host, port, backlog)],
+        # Keep open streams alive: no HTTP timeout; SSE keep-alives handle idle proxies. Header, body
+        # and idle timeouts are McpServer's (MCP_HEADER_TIMEOUT, MCP_BODY_TIMEOUT, MCP_IDLE_TIMEOUT).
+        http_timeout=None,
+        application_close_timeout=10,
+        server_name="mcpsite",
+        signal_handlers=False,  # ours drain first
+        # Behind a proxy, the client's address (rate limits, logs) is in X-Forwarded-For.
+        proxy_forwarded_address_header="X-Forwarded-For" if settings.MCP_PROXY_HEADERS else None,
+        proxy_forwarded_port_header="X-Forwarded-Port" if settings.MCP_PROXY_HEADERS else None,
+        proxy_forwarded_proto_header="X-Forwarded-Proto" if settings.MCP_PROXY_HEADERS else None,
+    )
+    state = {"draining": False}
+
+    def start_drain() -> None:
+        if state["draining"]:
+            logger.warning("second signal: stopping now")
+            reactor.stop()
+            return
+        state["draining"] = True
+        logger.info("signal received: draining")
+        server.refuse_new_connections()  # new SYNs are dropped; handshakes under way complete
+        reactor.callLater(LISTENER_SETTLE_SECONDS, close_listeners)
+
+    def close_listeners() -> None:
+        accepted = server.close_listeners()  # the balancer's next connect goes elsewhere
+        server.drain_connections()  # idle keep-alive connections close, busy ones after their response
+        logger.info("stopped listening (%d queued connections accepted); serving what reached us", accepted)
+        task = asyncio.get_event_loop().create_task(node.drain(connections_open=server.open_connections))
+        task.add_done_callback(lambda _: reactor.stop())
+
+    def on_signal(signum, frame):
+        reactor.callFromThread(start_drain)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    server.run()
+    return not server.listen_failed

@@ -24,7 +24,7 @@ import logging
 from daphne.http_protocol import WebRequest
 from twisted.internet import reactor
 
-from ..wire.jsonrpc import INVALID_REQUEST, HttpError
+from ..wire.jsonrpc import payload_too_large
 
 logger = logging.getLogger(__name__)
 
@@ -73,17 +73,9 @@ class BodyLimitedRequest(WebRequest):
         method = getattr(channel, "_command", b"?").decode("latin-1")
         path = getattr(channel, "_path", b"?").decode("latin-1")[:200]
         logger.warning("refused %s %s: %s over the %d-byte limit (413)", method, path, what, limit)
-        error = HttpError(413, INVALID_REQUEST, f"Payload Too Large: the body exceeds {limit} bytes")
-        body = error.body()
-        head = (
-            "HTTP/1.1 413 Payload Too Large\r\n"
-            "Content-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n"
-            "Connection: close\r\n\r\n"
-        )
         transport = channel.transport
         channel.dataReceived = _discard  # whatever else arrives on this connection
-        transport.write(head.encode("ascii") + body)
+        transport.write(payload_too_large(limit).closing_response())
         if hasattr(transport, "loseWriteConnection"):
             transport.loseWriteConnection()  # the 413, then FIN; keep reading so the client sees it
             reactor.callLater(LINGER_SECONDS, _close, transport)

@@ -26,7 +26,7 @@ from channels.generic.http import AsyncHttpConsumer
 from django.conf import settings
 
 from ..edge.headers import header_map
-from ..wire.jsonrpc import INVALID_REQUEST, HttpError
+from ..wire.jsonrpc import HttpError, payload_too_large
 from ..wire.versions import CONTENT_TYPE_JSON
 from .flow import WRITE_FLOW, WriteFlow
 from .router import is_modern
@@ -84,7 +84,7 @@ class McpConsumer(AsyncHttpConsumer):
 
     async def _too_large(self) -> None:
         limit = settings.MCP_MAX_BODY_BYTES
-        await self.reply_error(HttpError(413, INVALID_REQUEST, f"Payload Too Large: the body exceeds {limit} bytes"))
+        await self.reply_error(payload_too_large(limit))
         raise StopConsumer()
 
     # --- what the transport answers through ---------------------------------------------

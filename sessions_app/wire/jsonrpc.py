@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from http import HTTPStatus
 from typing import Any
 
 from mcp_types import (
@@ -44,6 +45,7 @@ __all__ = [
     "dumps",
     "error_message",
     "notification",
+    "payload_too_large",
     "result_message",
 ]
 
@@ -113,3 +115,15 @@ class HttpError(Exception):
     def header_list(self) -> list[tuple[bytes, bytes]]:
         """The extra headers as ASGI wants them."""
         return [(name.lower().encode(), value.encode()) for name, value in self.headers.items()]
+
+    def closing_response(self) -> bytes:
+        """The whole HTTP/1.1 response, ending the connection: for a server refusing before any application runs."""
+        body = self.body()
+        head = [f"HTTP/1.1 {self.status} {HTTPStatus(self.status).phrase}", "Content-Type: application/json"]
+        head += [f"{name}: {value}" for name, value in self.headers.items()]
+        head += [f"Content-Length: {len(body)}", "Connection: close", "", ""]
+        return "\r\n".join(head).encode("latin-1") + body
+
+
+def payload_too_large(limit: int) -> HttpError:
+    return HttpError(413, INVALID_REQUEST, f"Payload Too Large: the body exceeds {limit} bytes")

@@ -1,34 +1,34 @@
-"""`manage.py runmcp`: apply migrations, then serve the ASGI app with daphne in this process.
+"""`manage.py runmcp`: apply migrations, then serve the ASGI app in this process (or in N workers).
 
-SIGTERM (or Ctrl-C) drains the node before it stops (see
-`sessions_app.runtime.lifecycle`); a second signal stops it at once.
+The server is uvicorn's HTTP protocol on uvloop (`sessions_app.management.uvicorn_server`), or daphne
+with `--server daphne` (`sessions_app.management.server`); both apply the same timeouts, limits, write
+flow control and drain. SIGTERM (or Ctrl-C) drains the node before it stops (see
+`sessions_app.runtime.lifecycle`); a second signal stops it at once. `--workers N` runs N serving
+processes on the port (`sessions_app.management.workers`).
 """
 
 from __future__ import annotations
 
-import asyncio
+import argparse
 import logging
 import os
-import signal
 
 from channels.routing import get_default_application
-from daphne.server import Server  # noqa: F401 installs Twisted's asyncio reactor, as daphne's runserver does
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
-from twisted.internet import reactor
+from django.db import connections
 
-from sessions_app.management.server import McpServer, endpoint, raise_open_files_limit
-from sessions_app.runtime.lifecycle import node
+from sessions_app.management.listening import raise_open_files_limit
+from sessions_app.management.workers import Supervisor
 
 logger = logging.getLogger(__name__)
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-# Between dropping new SYNs and closing the listening socket: time for handshakes under way to complete.
-LISTENER_SETTLE_SECONDS = 0.2
+SERVERS = ("uvicorn", "daphne")
 
 
 class Command(BaseCommand):
-    help = "Serve /mcp (and the rest of the site) with daphne, after applying migrations."
+    help = "Serve /mcp (and the rest of the site), after applying migrations."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
@@ -45,71 +45,72 @@ class Command(BaseCommand):
         parser.add_argument(
             "--backlog", type=int, default=None, help="listen backlog (default MCP_LISTEN_BACKLOG, 1024)"
         )
+        parser.add_argument(
+            "--server",
+            choices=SERVERS,
+            default=None,
+            help="HTTP server: uvicorn (httptools on uvloop) or daphne (default MCP_SERVER, uvicorn)",
+        )
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=None,
+            help="serving processes on this port, each a node of its own (default MCP_WORKERS, 1; uvicorn only)",
+        )
+        parser.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)  # a worker of --workers
 
-    def handle(
-        self,
-        *args,
-        host: str,
-        port: int,
-        log_level: str | None,
-        json_response: bool,
-        skip_migrate: bool,
-        backlog: int | None,
-        **options,
-    ):
-        if log_level:
-            logging.getLogger().setLevel(log_level)
-        if json_response:
+    def handle(self, *args, **options):
+        if options["log_level"]:
+            logging.getLogger().setLevel(options["log_level"])
+        if options["json_response"]:
             settings.MCP_JSON_RESPONSE = True
+        server = options["server"] or settings.MCP_SERVER
+        if server not in SERVERS:
+            raise CommandError(f"MCP_SERVER must be one of {', '.join(SERVERS)}, not {server!r}")
+        workers = settings.MCP_WORKERS if options["workers"] is None else options["workers"]
+        if workers < 1:
+            raise CommandError(f"--workers must be at least 1, not {workers}")
+        if workers > 1 and server != "uvicorn":
+            raise CommandError("--workers needs the uvicorn server (each worker binds the port with SO_REUSEPORT)")
         before, after = raise_open_files_limit()
         logger.info("open files limit: %d (was %d)", after, before)
-        if not skip_migrate:
+        if not options["skip_migrate"]:
             call_command("migrate", interactive=False, verbosity=0)
+        if workers > 1:
+            self.supervise(workers, server, options)
+        else:
+            self.serve(server, options)
 
-        application = get_default_application()
-
-        mode = "JSON" if settings.MCP_JSON_RESPONSE else "SSE"
-        url_host = f"[{host}]" if ":" in host else host
-        self.stdout.write(f"mcpsite serving MCP at http://{url_host}:{port}/mcp ({mode} responses, pid {os.getpid()})")
+    def supervise(self, workers: int, server: str, options: dict) -> None:
+        connections.close_all()  # the supervisor serves nothing: no connection stays open in it
+        forwarded = ["--host", options["host"], "--port", str(options["port"]), "--server", server]
+        forwarded += ["--skip-migrate", "--reuse-port"]
+        forwarded += ["--json-response"] if options["json_response"] else []
+        forwarded += ["--backlog", str(options["backlog"])] if options["backlog"] else []
+        forwarded += ["--log-level", options["log_level"]] if options["log_level"] else []
+        self.stdout.write(f"mcpsite: {workers} workers on {url(options)} (supervisor pid {os.getpid()})")
         self.stdout.flush()
-        server = McpServer(
-            application=application,
-            endpoints=[endpoint(host, port, backlog or settings.MCP_LISTEN_BACKLOG)],
-            # Keep open streams alive: no HTTP timeout; SSE keep-alives handle idle proxies. Header, body
-            # and idle timeouts are McpServer's (MCP_HEADER_TIMEOUT, MCP_BODY_TIMEOUT, MCP_IDLE_TIMEOUT).
-            http_timeout=None,
-            application_close_timeout=10,
-            server_name="mcpsite",
-            signal_handlers=False,  # ours drain first
-            # Behind a proxy, the client's address (rate limits, logs) is in X-Forwarded-For.
-            proxy_forwarded_address_header="X-Forwarded-For" if settings.MCP_PROXY_HEADERS else None,
-            proxy_forwarded_port_header="X-Forwarded-Port" if settings.MCP_PROXY_HEADERS else None,
-            proxy_forwarded_proto_header="X-Forwarded-Proto" if settings.MCP_PROXY_HEADERS else None,
-        )
-        state = {"draining": False}
+        Supervisor(workers, forwarded).run()
 
-        def start_drain() -> None:
-            if state["draining"]:
-                logger.warning("second signal: stopping now")
-                reactor.stop()
-                return
-            state["draining"] = True
-            logger.info("signal received: draining")
-            server.refuse_new_connections()  # new SYNs are dropped; handshakes under way complete
-            reactor.callLater(LISTENER_SETTLE_SECONDS, close_listeners)
+    def serve(self, server: str, options: dict) -> None:
+        application = get_default_application()
+        mode = "JSON" if settings.MCP_JSON_RESPONSE else "SSE"
+        self.stdout.write(f"mcpsite serving MCP at {url(options)} ({mode} responses, {server}, pid {os.getpid()})")
+        self.stdout.flush()
+        host, port = options["host"], options["port"]
+        backlog = options["backlog"] or settings.MCP_LISTEN_BACKLOG
+        if server == "uvicorn":
+            from sessions_app.management import uvicorn_server
 
-        def close_listeners() -> None:
-            accepted = server.close_listeners()  # the balancer's next connect goes elsewhere
-            server.drain_connections()  # idle keep-alive connections close, busy ones after their response
-            logger.info("stopped listening (%d queued connections accepted); serving what reached us", accepted)
-            task = asyncio.get_event_loop().create_task(node.drain(connections_open=server.open_connections))
-            task.add_done_callback(lambda _: reactor.stop())
+            served = uvicorn_server.serve(application, host, port, backlog, reuse_port=options["reuse_port"])
+        else:
+            from sessions_app.management import server as daphne_server  # installs Twisted's reactor: only here
 
-        def on_signal(signum, frame):
-            reactor.callFromThread(start_drain)
-
-        signal.signal(signal.SIGTERM, on_signal)
-        signal.signal(signal.SIGINT, on_signal)
-        server.run()
-        if server.listen_failed:
+            served = daphne_server.serve(application, host, port, backlog)
+        if not served:
             raise CommandError(f"could not listen on {host}:{port}")
+
+
+def url(options: dict) -> str:
+    host = options["host"]
+    return f"http://{f'[{host}]' if ':' in host else host}:{options['port']}/mcp"
