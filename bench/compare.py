@@ -1,14 +1,19 @@
-"""mcpsite and the official Python SDK's own server, side by side in one run, under the same concurrent load.
+"""mcpsite, the official Python SDK's own server and (with --typescript) the reference TypeScript server, side by
+side in one run, under the same concurrent load.
 
-For each method (ping, tools/call `calculate`, initialize) and each round, wrk drives mcpsite and then the
-SDK peer (`bench/sdk_peer.py`: MCPServer under uvicorn, stateful, SSE responses, in-memory event store)
+For each method (ping, tools/call, initialize) and each round, wrk drives mcpsite, then the SDK peer
+(`bench/sdk_peer.py`: MCPServer under uvicorn, stateful, SSE responses, in-memory event store), then the
+TypeScript peer (`bench/ts_peer.py`: server-everything's Streamable HTTP server, in-memory event store)
 with the same load: --connections keep-alive connections on one wrk thread, one session per server, a
-unique JSON-RPC id per request. Every answer is checked (status and body); a run with a failed answer
-fails. Prints req/s for both and the ratio mcpsite / SDK per round, then the median ratio.
+unique JSON-RPC id per request. The tool is `calculate` (add) on mcpsite and the SDK peer, `get-sum` on
+the TypeScript one. Every answer is checked (status and body); a run with a failed answer fails. Prints
+req/s for each and the ratio mcpsite / the faster peer per round, then the median ratio.
 
     uv run python bench/compare.py [--rounds 3] [--seconds 5] [--connections 16] [--methods ping,calculate,initialize]
     uv run python bench/compare.py --postgres-redis [--redis-db 9]       # PostgreSQL + Redis on 127.0.0.1
     uv run python bench/compare.py --postgres-redis --nodes 2            # two mcpsite nodes, one database
+    uv run python bench/compare.py --server daphne                       # runmcp --server daphne
+    uv run python bench/compare.py --workers 2                           # runmcp --workers 2
 
 mcpsite: `manage.py runmcp` on a fresh SQLite file (embedded mode), or with --postgres-redis on a fresh
 PostgreSQL database (127.0.0.1:5432, trust auth, created and dropped here) and Redis
@@ -39,6 +44,7 @@ import httpx2
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from bench.memory import Peer  # noqa: E402
+from bench.ts_peer import TypeScriptPeer  # noqa: E402
 from tests.conftest import INIT_PARAMS, LiveServer, initialize  # noqa: E402
 
 METHODS = ("ping", "calculate", "initialize")
@@ -74,13 +80,20 @@ def lua_string(text: str) -> str:
     return json.dumps(text)  # a JSON string is a valid Lua string literal for this ASCII text
 
 
-def script(method: str, session_id: str | None) -> str:
+# tools/call on each server: mcpsite's and the SDK peer's `calculate`, the TypeScript reference's `get-sum`.
+CALLS = {
+    "calculate": ('{"name":"calculate","arguments":{"a":1,"b":2,"op":"add"}}', "1 add 2 = 3"),
+    "get-sum": ('{"name":"get-sum","arguments":{"a":1,"b":2}}', "The sum of 1 and 2 is 3."),
+}
+
+
+def script(method: str, session_id: str | None, tool: str = "calculate") -> str:
     if method == "ping":
         before, after, check = '{"jsonrpc":"2.0","id":', ',"method":"ping"}', '"result":{}'
     elif method == "calculate":
-        call = '"method":"tools/call","params":{"name":"calculate","arguments":{"a":1,"b":2,"op":"add"}}'
-        before = '{"jsonrpc":"2.0",' + call + ',"id":'
-        after, check = "}", "1 add 2 = 3"
+        params, check = CALLS[tool]
+        before = '{"jsonrpc":"2.0","method":"tools/call","params":' + params + ',"id":'
+        after = "}"
     else:
         params = json.dumps({**INIT_PARAMS, "protocolVersion": VERSION}, separators=(",", ":"))
         before, after, check = '{"jsonrpc":"2.0","id":', f',"method":"initialize","params":{params}}}', '"serverInfo"'
@@ -138,8 +151,9 @@ def start_mcpsite(args: argparse.Namespace, tmp: Path) -> tuple[list[LiveServer]
     else:
         database_url = f"sqlite:///{tmp / 'db.sqlite3'}"
     nodes = []
+    serving = ["--server", args.server] + (["--workers", str(args.workers)] if args.workers > 1 else [])
     for index in range(args.nodes):
-        extra = [] if index == 0 else ["--skip-migrate"]
+        extra = serving + ([] if index == 0 else ["--skip-migrate"])
         node = LiveServer(database_url, extra_args=extra, env={**env, "MCP_NODE_ID": f"bench{index}"})
         nodes.append(node.start(tmp / f"mcpsite{index}.log"))
     return nodes, cleanup
@@ -154,37 +168,46 @@ def main() -> None:
     parser.add_argument("--postgres-redis", action="store_true")
     parser.add_argument("--redis-db", type=int, default=9)
     parser.add_argument("--nodes", type=int, default=1)
+    parser.add_argument("--typescript", action="store_true", help="also the reference TypeScript server (npx)")
+    parser.add_argument("--server", default="uvicorn", choices=("uvicorn", "daphne"), help="runmcp --server")
+    parser.add_argument("--workers", type=int, default=1, help="runmcp --workers (serving processes per node)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (apt-get install wrk)")
     methods = [m for m in args.methods.split(",") if m]
     tmp = Path(tempfile.mkdtemp(prefix="mcpsite-compare-"))
     nodes, cleanup = start_mcpsite(args, tmp)
-    peer = Peer(tmp / "sdk.log", extra_args=["--event-store", "--no-session-cap"])
+    peers = {"SDK": Peer(tmp / "sdk.log", extra_args=["--event-store", "--no-session-cap"])}
     try:
+        if args.typescript:
+            peers["TS"] = TypeScriptPeer(tmp / "typescript.log")
         with httpx2.Client(timeout=30) as http:
-            mcpsite_session = initialize(http, nodes[0].url, VERSION)
-            peer_session = initialize(http, peer.url, VERSION)
+            sessions = {"mcpsite": initialize(http, nodes[0].url, VERSION)}
+            sessions |= {name: initialize(http, peer.url, VERSION) for name, peer in peers.items()}
+        urls = {"mcpsite": [n.url for n in nodes]} | {name: [peer.url] for name, peer in peers.items()}
         ratios: dict[str, list[float]] = {m: [] for m in methods}
         print(
             f"{args.connections} connections, {args.seconds:g} s per figure, {args.nodes} mcpsite node(s), "
-            f"{'PostgreSQL + Redis' if args.postgres_redis else 'SQLite'}; logs in {tmp}"
+            f"{'PostgreSQL + Redis' if args.postgres_redis else 'SQLite'}, {args.server} x{args.workers}; "
+            f"logs in {tmp}"
         )
         for round_ in range(1, args.rounds + 1):
             for method in methods:
-                ours, theirs = tmp / f"{method}-mcpsite.lua", tmp / f"{method}-sdk.lua"
-                ours.write_text(script(method, mcpsite_session))
-                theirs.write_text(script(method, peer_session))
-                drive([n.url for n in nodes], ours, args.connections, 1)  # warm-up
-                mine = drive([n.url for n in nodes], ours, args.connections, args.seconds)
-                drive([peer.url], theirs, args.connections, 1)
-                sdk = drive([peer.url], theirs, args.connections, args.seconds)
-                ratios[method].append(mine / sdk)
-                print(f"round {round_} {method:10} mcpsite {mine:8,.0f}/s   SDK {sdk:8,.0f}/s   ratio {mine / sdk:.2f}")
+                rates = {}
+                for name in urls:
+                    lua = tmp / f"{method}-{name}.lua"
+                    lua.write_text(script(method, sessions[name], "get-sum" if name == "TS" else "calculate"))
+                    drive(urls[name], lua, args.connections, 1)  # warm-up
+                    rates[name] = drive(urls[name], lua, args.connections, args.seconds)
+                fastest = max(rate for name, rate in rates.items() if name != "mcpsite")
+                ratios[method].append(rates["mcpsite"] / fastest)
+                figures = "   ".join(f"{name} {rate:8,.0f}/s" for name, rate in rates.items())
+                print(f"round {round_} {method:10} {figures}   mcpsite / fastest peer {ratios[method][-1]:.2f}")
         for method in methods:
             print(f"median ratio {method:10} {statistics.median(ratios[method]):.2f}")
     finally:
-        peer.stop()
+        for peer in peers.values():
+            peer.stop()
         for node in nodes:
             node.stop()
         cleanup()

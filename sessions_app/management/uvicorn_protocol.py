@@ -12,6 +12,9 @@
   what the parser cannot read gets 400, with a JSON-RPC error body too.
 - **Write flow.** Each request's scope carries a `TransportWriteFlow` (transport/flow.py) that follows
   the transport's pause_writing()/resume_writing().
+- **One send per pass.** What a response writes during one pass of the event loop (headers, priming
+  event, response) goes out in one `send()`: on loopback a send costs about as much as the work of
+  answering a ping, and uvicorn makes one per ASGI message.
 - **Drain.** `drain()` closes an idle connection now, a busy one after its response.
 """
 
@@ -55,6 +58,38 @@ class HeadTooLarge(Exception):
     pass
 
 
+class CoalescingTransport:
+    """The response's view of the connection: its writes in one pass of the event loop go out as one send."""
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._pending: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        if not self._pending:
+            self._loop.call_soon(self.flush)
+        self._pending.append(data)
+
+    def flush(self) -> None:
+        if self._pending:
+            data = b"".join(self._pending)
+            self._pending = []
+            if not self._transport.is_closing():
+                self._transport.write(data)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def abort(self) -> None:
+        self._pending = []
+        self._transport.abort()
+
+    def __getattr__(self, name: str) -> Any:  # is_closing, get_extra_info, pause_reading, ...: the transport's
+        return getattr(self._transport, name)
+
+
 class McpHttpProtocol(HttpToolsProtocol):
     """One HTTP/1.x connection: uvicorn's, with request deadlines, size limits, write flow and drain."""
 
@@ -72,6 +107,7 @@ class McpHttpProtocol(HttpToolsProtocol):
     # --- connection ---------------------------------------------------------------------------------
     def connection_made(self, transport):
         super().connection_made(transport)
+        self._writer = CoalescingTransport(transport, self.loop)
         self.timeout_keep_alive_task = self.loop.call_later(self.timeout_keep_alive, self.timeout_keep_alive_handler)
         if self.owner.draining:
             self._close_after_response = True
@@ -130,6 +166,7 @@ class McpHttpProtocol(HttpToolsProtocol):
             return
         self._body_bytes = 0
         super().on_headers_complete()
+        self.cycle.transport = self._writer
         if self.owner.draining or self._close_after_response:
             self.cycle.keep_alive = False
         flow = TransportWriteFlow(self.transport, paused=self.flow.write_paused)

@@ -46,6 +46,7 @@ class McpConsumer(AsyncHttpConsumer):
         self.gone = False  # the client disconnected
         self.transport: StatefulTransport | StatelessTransport | None = None
         self.started = False
+        self._held_headers: list[tuple[bytes, bytes]] | None = None  # a stream's, until its first bytes
 
     async def dispatch(self, message):
         handler = getattr(self, get_handler_name(message), None)
@@ -109,10 +110,18 @@ class McpConsumer(AsyncHttpConsumer):
         """The server's write flow control (runmcp's daphne puts one in the scope's extensions)."""
         return (self.scope.get("extensions") or {}).get(WRITE_FLOW)
 
-    async def start_stream(self, headers: list[tuple[bytes, bytes]]) -> None:
-        await self.send_headers(status=200, headers=headers)
+    async def start_stream(self, headers: list[tuple[bytes, bytes]], *, hold: bool = False) -> None:
+        """Start an SSE response; with `hold`, its headers wait for its first bytes (one write for both)."""
+        if hold:
+            self._held_headers = headers
+        else:
+            await self.send_headers(status=200, headers=headers)
 
     async def write(self, frame: bytes, more: bool) -> None:
         """The byte sink of this response's StreamOutput."""
-        if not self.gone:
-            await self.send_body(frame, more_body=more)
+        if self.gone:
+            return
+        if self._held_headers is not None:
+            headers, self._held_headers = self._held_headers, None
+            await self.send_headers(status=200, headers=headers)
+        await self.send_body(frame, more_body=more)

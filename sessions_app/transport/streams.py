@@ -36,7 +36,7 @@ class Exchange(Protocol):
 
     async def reply(self, status: int, body: bytes, *, headers: list[tuple[bytes, bytes]] = ()) -> None: ...
     async def reply_error(self, error: HttpError, headers: list[tuple[bytes, bytes]] = ()) -> None: ...
-    async def start_stream(self, headers: list[tuple[bytes, bytes]]) -> None: ...
+    async def start_stream(self, headers: list[tuple[bytes, bytes]], *, hold: bool = False) -> None: ...
     async def write(self, frame: bytes, more: bool) -> None: ...
 
 
@@ -54,15 +54,20 @@ async def open_stream(
     after_pk: int,
     replay: bool = False,
     prime_on_wire: bool = False,
+    hold_headers: bool = False,
 ) -> StreamOutput:
-    """Register an output for (session, stream) with the hub, send the SSE headers, arm the keep-alive."""
+    """Register an output for (session, stream) with the hub, send the SSE headers, arm the keep-alive.
+
+    With `hold_headers` (a POST's stream) the headers go out with the stream's first bytes: a request
+    answered at once costs the server one write for headers, priming event and response, not three.
+    """
     flow = exchange.flow
     output = StreamOutput(
         session.id, stream, exchange.write, after_pk=after_pk, replay=replay, prime_on_wire=prime_on_wire, flow=flow
     )
     hub.add(session.id, stream, output)
     try:
-        await exchange.start_stream(SSE_HEADERS + session_headers(session))
+        await exchange.start_stream(SSE_HEADERS + session_headers(session), hold=hold_headers)
     except BaseException:
         unregister(output)
         raise
