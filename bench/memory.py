@@ -39,6 +39,20 @@ def rss_mib(pid: int) -> float:
     raise RuntimeError("no VmRSS")
 
 
+def wait_until_listening(process: subprocess.Popen, port: int, log: Path, name: str, seconds: float) -> None:
+    """Until `process` accepts connections on `port`; raises (with its log) if it exits or takes too long."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited: {log.read_text()}") from None
+            time.sleep(0.2)
+    raise RuntimeError(f"{name} did not come up")
+
+
 class Peer:
     """The SDK's server in a subprocess of its own."""
 
@@ -51,16 +65,7 @@ class Peer:
                 stdout=output,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                if self.process.poll() is not None:
-                    raise RuntimeError(f"the SDK server exited: {log.read_text()}") from None
-                time.sleep(0.2)
-        raise RuntimeError("the SDK server did not come up")
+        wait_until_listening(self.process, self.port, log, "the SDK server", 60)
 
     @property
     def url(self) -> str:

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.memory import wait_until_listening  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
 
 PACKAGE = "@modelcontextprotocol/server-everything@2026.8.31"
@@ -33,17 +32,11 @@ class TypeScriptPeer:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        deadline = time.monotonic() + 180  # npx may have to download the package and Node first
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                if self.process.poll() is not None:
-                    raise RuntimeError(f"the TypeScript server exited: {log.read_text()}") from None
-                time.sleep(0.3)
-        self.stop()
-        raise RuntimeError("the TypeScript server did not come up")
+        try:  # npx may have to download the package and Node first
+            wait_until_listening(self.process, self.port, log, "the TypeScript server", 180)
+        except RuntimeError:
+            self.stop()
+            raise
 
     @property
     def url(self) -> str:
