@@ -1,7 +1,7 @@
 """mcpsite, the official Python SDK's own server and (with --typescript) the reference TypeScript server, side by
 side in one run, under the same concurrent load.
 
-For each method (ping, tools/call, initialize) and each round, wrk drives mcpsite, then the SDK peer
+For each method (ping, tools/call, initialize, and notifications on one stream) and each round, wrk drives mcpsite, then the SDK peer
 (`bench/sdk_peer.py`: MCPServer under uvicorn, stateful, SSE responses, in-memory event store), then the
 TypeScript peer (`bench/ts_peer.py`: server-everything's Streamable HTTP server, in-memory event store)
 with the same load: --connections keep-alive connections on one wrk thread, one session per server, a
@@ -44,10 +44,14 @@ import httpx2
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from bench.memory import Peer  # noqa: E402
+from bench.throughput import bench_notifications  # noqa: E402
 from bench.ts_peer import TypeScriptPeer  # noqa: E402
 from tests.conftest import INIT_PARAMS, LiveServer, initialize  # noqa: E402
 
-METHODS = ("ping", "calculate", "initialize")
+METHODS = ("ping", "calculate", "initialize", "notifications")
+# Notifications on one stream (start-notification-stream, interval 0): mcpsite and the SDK peer only
+# (the TypeScript reference has no such tool).
+NOTIFICATIONS = 10_000
 VERSION = "2025-11-25"
 
 # One wrk thread: `n` counts this thread's requests, so every id is unique. `check` is the text every
@@ -131,6 +135,23 @@ def drive(urls: list[str], lua: Path, connections: int, seconds: float) -> float
         return sum(pool.map(lambda url: wrk(url, lua, share, seconds), urls))
 
 
+def measure(method: str, name: str, urls: list[str], session_id: str, args, tmp: Path) -> float | None:
+    """Requests (or notifications) per second of one server; None where the server has no counterpart."""
+    if method == "notifications":
+        return None if name == "TS" else notifications_per_second(urls[0], session_id)
+    lua = tmp / f"{method}-{name}.lua"
+    lua.write_text(script(method, session_id, "get-sum" if name == "TS" else "calculate"))
+    drive(urls, lua, args.connections, 1)  # warm-up
+    return drive(urls, lua, args.connections, args.seconds)
+
+
+def notifications_per_second(url: str, session_id: str) -> float:
+    """One stream of NOTIFICATIONS notifications, read as they come (after a short warm-up stream)."""
+    with httpx2.Client(timeout=120) as http:
+        bench_notifications(http, url, session_id, 100)
+        return bench_notifications(http, url, session_id, NOTIFICATIONS)
+
+
 def postgres_database() -> tuple[str, callable]:
     name = f"mcpsite_bench_{uuid.uuid4().hex[:8]}"
     psql = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-v", "ON_ERROR_STOP=1", "-qc"]
@@ -193,12 +214,8 @@ def main() -> None:
         )
         for round_ in range(1, args.rounds + 1):
             for method in methods:
-                rates = {}
-                for name in urls:
-                    lua = tmp / f"{method}-{name}.lua"
-                    lua.write_text(script(method, sessions[name], "get-sum" if name == "TS" else "calculate"))
-                    drive(urls[name], lua, args.connections, 1)  # warm-up
-                    rates[name] = drive(urls[name], lua, args.connections, args.seconds)
+                rates = {name: measure(method, name, urls[name], sessions[name], args, tmp) for name in urls}
+                rates = {name: rate for name, rate in rates.items() if rate is not None}
                 fastest = max(rate for name, rate in rates.items() if name != "mcpsite")
                 ratios[method].append(rates["mcpsite"] / fastest)
                 figures = "   ".join(f"{name} {rate:8,.0f}/s" for name, rate in rates.items())
