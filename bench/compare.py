@@ -1,15 +1,17 @@
 """mcpsite, the official Python SDK's own server and (with --typescript) the reference TypeScript server, side by
 side in one run, under the same concurrent load.
 
-For each method (ping, tools/call, initialize, and notifications on one stream) and each round, wrk drives mcpsite, then the SDK peer
+For each method (ping, tools/call, initialize) and each round, wrk drives mcpsite, then the SDK peer
 (`bench/sdk_peer.py`: MCPServer under uvicorn, stateful, SSE responses, in-memory event store), then the
 TypeScript peer (`bench/ts_peer.py`: server-everything's Streamable HTTP server, in-memory event store)
 with the same load: --connections keep-alive connections on one wrk thread, one session per server, a
 unique JSON-RPC id per request. The tool is `calculate` (add) on mcpsite and the SDK peer, `get-sum` on
-the TypeScript one. Every answer is checked (status and body); a run with a failed answer fails. Prints
-req/s for each and the ratio mcpsite / the faster peer per round, then the median ratio.
+the TypeScript one. Every answer is checked (status and body); a run with a failed answer fails. The
+`notifications` figure is one stream of 10,000 `start-notification-stream` notifications, read as they
+come (mcpsite and the SDK peer). Prints the rate of each server and the ratio mcpsite / the faster
+peer per round, then the median ratio.
 
-    uv run python bench/compare.py [--rounds 3] [--seconds 5] [--connections 16] [--methods ping,calculate,initialize]
+    uv run python bench/compare.py [--rounds 3] [--seconds 5] [--connections 16] [--methods ping,calculate]
     uv run python bench/compare.py --postgres-redis [--redis-db 9]       # PostgreSQL + Redis on 127.0.0.1
     uv run python bench/compare.py --postgres-redis --nodes 2            # two mcpsite nodes, one database
     uv run python bench/compare.py --server daphne                       # runmcp --server daphne
