@@ -231,6 +231,26 @@ async def test_get_stream_on_b_receives_messages_produced_on_a(cluster):
             reader.task.cancel()
 
 
+async def test_a_subscribe_on_a_is_seen_by_a_calculation_on_b(cluster):
+    """Subscriptions live in the database: B's calculation, looked up in its own commit, finds A's subscriber."""
+    a, b = cluster.nodes[:2]
+    async with httpx2.AsyncClient(timeout=httpx2.Timeout(10, read=30)) as http:
+        watcher, caller = await open_session(http, a), await open_session(http, b)
+        async with http.stream("GET", a.url, headers=headers(watcher, accept="text/event-stream")) as stream:
+            assert stream.status_code == 200
+            reader = SseReader(stream)
+            await rpc(http, a, watcher, "resources/subscribe", {"uri": "calculator://stats"})
+            args = {"name": "calculate", "arguments": {"a": 1, "b": 1, "op": "add"}}
+            await rpc(http, b, caller, "tools/call", args)
+            await reader.wait_for(lambda m: any(x.get("params", {}).get("uri") == "calculator://stats" for x in m))
+            await rpc(http, a, watcher, "resources/unsubscribe", {"uri": "calculator://stats"})
+            seen = len(reader.messages())
+            await rpc(http, b, caller, "tools/call", args, rid=2)
+            await asyncio.sleep(0.5)
+            assert not [m for m in reader.messages()[seen:] if m.get("params", {}).get("uri") == "calculator://stats"]
+            reader.task.cancel()
+
+
 # --- 3. a POST stream dropped on A resumes on B ------------------------------------------------
 async def test_dropped_post_stream_resumes_on_another_node(cluster):
     a, b = cluster.nodes[:2]
