@@ -251,6 +251,24 @@ async def test_a_subscribe_on_a_is_seen_by_a_calculation_on_b(cluster):
             reader.task.cancel()
 
 
+def test_rate_limit_counts_are_shared_by_the_nodes(cluster):
+    """The counters live in Redis: requests from one address to two nodes share one budget."""
+    env = {**cluster.env, "RATE_LIMIT_MAX": "4", "RATE_LIMIT_WINDOW": "60"}
+    limited = [
+        LiveServer(cluster.postgres.url, extra_args=["--skip-migrate"], env=env).start(cluster.tmp / f"rl{i}.log")
+        for i in range(2)
+    ]
+    try:
+        ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+        transport = httpx2.HTTPTransport(local_address="127.0.0.7")
+        with httpx2.Client(transport=transport, timeout=10) as http:
+            statuses = [http.post(limited[i % 2].url, headers=headers(), json=ping).status_code for i in range(6)]
+        assert statuses == [400] * 4 + [429, 429]  # let through (no session, so 400), then refused on both
+    finally:
+        for node in limited:
+            node.stop()
+
+
 # --- 3. a POST stream dropped on A resumes on B ------------------------------------------------
 async def test_dropped_post_stream_resumes_on_another_node(cluster):
     a, b = cluster.nodes[:2]

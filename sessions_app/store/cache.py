@@ -15,10 +15,13 @@ from asgiref.sync import sync_to_async
 from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
 
+from . import counters
+
 
 class AsyncCache:
     def __init__(self, alias: str = "default") -> None:
         self._alias = alias
+        self._local = counters.LocalCounters()
 
     @property
     def backend(self):
@@ -49,7 +52,15 @@ class AsyncCache:
         await self.run(self.backend.delete, key)
 
     async def acount_hits(self, keys: list[str], window: int) -> list[int]:
-        """Increment a counter per key that lives `window` seconds from its first hit; the counts."""
+        """Increment a counter per key that lives `window` seconds from its first hit; the counts.
+
+        Kept where the cache keeps them: in this process when the cache is local (no cache call at all),
+        in Redis (one round trip) when shared, through the cache API otherwise.
+        """
+        if not self.remote:
+            return self._local.count(keys, window)
+        if counters.is_redis(self.backend):
+            return await self.run(counters.count_in_redis, self.backend, keys, window)
         return await self.run(self._count_all, keys, window)
 
     def _count_all(self, keys: list[str], window: int) -> list[int]:

@@ -1,0 +1,55 @@
+"""Fixed-window hit counters for the rate limiter: in process memory, or in Redis in one round trip.
+
+A per-process cache (embedded mode) never shared its counts, so a dict does the same without the cache
+API's locking and pickling. Redis keeps the counts every node shares: per key a SET NX with the
+window's expiry and an INCR, in one MULTI/EXEC, so a counter exists with its expiry or not at all.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+MAX_KEYS = 100_000  # beyond this the oldest counters go (as the cache would cull them), so memory stays bounded
+
+
+class LocalCounters:
+    def __init__(self, max_keys: int = MAX_KEYS) -> None:
+        self._counts: dict[str, list[float]] = {}  # key -> [count, expires at]; insertion order is age
+        self._max_keys = max_keys
+        self._sweep_at = 0.0
+
+    def count(self, keys: list[str], window: int) -> list[int]:
+        """Increment a counter per key that lives `window` seconds from its first hit; the counts."""
+        now = time.monotonic()
+        if now >= self._sweep_at or len(self._counts) > self._max_keys:
+            self._sweep(now)
+            self._sweep_at = now + window
+        counts = []
+        for key in keys:
+            entry = self._counts.get(key)
+            if entry is None or entry[1] <= now:
+                entry = self._counts[key] = [0, now + window + 1]
+            entry[0] += 1
+            counts.append(int(entry[0]))
+        return counts
+
+    def _sweep(self, now: float) -> None:
+        self._counts = {key: entry for key, entry in self._counts.items() if entry[1] > now}
+        if len(self._counts) > self._max_keys:  # down to three quarters, so a flood sweeps now and then, not per hit
+            for key in list(self._counts)[: len(self._counts) - self._max_keys * 3 // 4]:
+                del self._counts[key]
+
+
+def count_in_redis(backend: Any, keys: list[str], window: int) -> list[int]:
+    """The counts of `keys` (the cache's own key names) in django-redis's Redis, in one round trip."""
+    pipe = backend.client.get_client(write=True).pipeline(transaction=True)
+    for key in keys:
+        name = backend.make_key(key)
+        pipe.set(name, 0, ex=window + 1, nx=True)
+        pipe.incr(name)
+    return [int(count) for count in pipe.execute()[1::2]]
+
+
+def is_redis(backend: Any) -> bool:
+    return hasattr(getattr(backend, "client", None), "get_client")
