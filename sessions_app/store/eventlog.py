@@ -22,7 +22,7 @@ from channels.db import database_sync_to_async
 from django.db import transaction
 
 from ..metrics import EVENTS_STORED
-from ..models import McpSession, StreamEvent
+from ..models import StreamEvent
 from ..wire.event_ids import GET_STREAM, format_event_id
 from . import event_rows
 from .outages import dependency_down
@@ -56,16 +56,6 @@ class NewEvent:
     stream: str
     kind: str
     message: dict[str, Any] | None
-
-
-def _ended_streams(keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
-    """Those of `keys` (session, stream) that already have their end stored."""
-    ended = StreamEvent.objects.filter(
-        session_id__in={session for session, _ in keys},
-        stream__in={stream for _, stream in keys},
-        kind__in=StreamEvent.TERMINAL_KINDS,
-    ).values_list("session_id", "stream")
-    return set(ended) & keys
 
 
 def _run_ops(ops: list[Callable[[], Any]]) -> list[tuple[Exception | None, Any]]:
@@ -102,10 +92,8 @@ def _insert(batch: list[NewEvent], ops: list[Callable[[], Any]] = ()) -> tuple[l
     with transaction.atomic():
         results = _run_ops(list(ops))
         if checked:
-            sessions = sorted({session for session, _ in checked})
-            sessions_rows = McpSession.objects.select_for_update(no_key=True).filter(pk__in=sessions)
-            list(sessions_rows.order_by("pk").values("pk"))
-            ended = _ended_streams(checked)
+            event_rows.lock_sessions(sorted({session for session, _ in checked}))
+            ended = event_rows.ended(checked)
         if batch:
             kept = [e for e in batch if (e.session_id, e.stream) not in ended]
             pks = event_rows.insert([(e.session_id, e.stream, e.kind, e.message) for e in kept])
