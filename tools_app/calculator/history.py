@@ -14,7 +14,7 @@ from django.db.models import Count
 from sessions_app.models import McpSession
 from sessions_app.runtime import notifications
 from sessions_app.runtime.tasks import TaskSet
-from sessions_app.store import eventlog, subscriptions
+from sessions_app.store import eventlog, plain_insert, subscriptions
 
 from .arithmetic import plain
 from .models import Calculation
@@ -51,7 +51,7 @@ def _record(session_id: str | None, entries: list[Entry], user_id: int | None) -
         )
         for e in entries
     ]
-    Calculation.objects.bulk_create(rows)
+    plain_insert.insert(rows)  # on every calculation's path: no query compiler
     return rows, subscriptions.subscribers_now(_changes(session_id))
 
 
