@@ -15,6 +15,7 @@ from sessions_app.models import McpSession
 from sessions_app.runtime import notifications
 from sessions_app.runtime.tasks import TaskSet
 from sessions_app.store import eventlog, plain_insert, subscriptions
+from sessions_app.store.commit_ops import Bare
 
 from .arithmetic import plain
 from .models import Calculation
@@ -60,12 +61,13 @@ async def record(session_id: str | None, entries: list[Entry], *, user_id: int |
     open), then tell subscribers in the background.
 
     The rows are committed in the event log's group commit (one transaction with what concurrent
-    requests store), in a savepoint of their own: stored before the tool's answer is. The subscribers
-    are looked up in the same savepoint, so the side effects cost no thread hop of their own.
+    requests store): stored before the tool's answer is. The subscribers are looked up in the same
+    operation, so the side effects cost no thread hop of their own.
     """
     if not entries:
         return []
-    rows, found = await eventlog.in_commit(partial(_record, session_id, entries, user_id))
+    # Fresh keys and a read: nothing here can conflict, so no savepoint (commit_ops.Bare).
+    rows, found = await eventlog.in_commit(Bare(partial(_record, session_id, entries, user_id)))
     _notifying.spawn(_notify(session_id, found))
     return rows
 
