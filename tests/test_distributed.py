@@ -231,6 +231,44 @@ async def test_get_stream_on_b_receives_messages_produced_on_a(cluster):
             reader.task.cancel()
 
 
+async def test_a_subscribe_on_a_is_seen_by_a_calculation_on_b(cluster):
+    """Subscriptions live in the database: B's calculation, looked up in its own commit, finds A's subscriber."""
+    a, b = cluster.nodes[:2]
+    async with httpx2.AsyncClient(timeout=httpx2.Timeout(10, read=30)) as http:
+        watcher, caller = await open_session(http, a), await open_session(http, b)
+        async with http.stream("GET", a.url, headers=headers(watcher, accept="text/event-stream")) as stream:
+            assert stream.status_code == 200
+            reader = SseReader(stream)
+            await rpc(http, a, watcher, "resources/subscribe", {"uri": "calculator://stats"})
+            args = {"name": "calculate", "arguments": {"a": 1, "b": 1, "op": "add"}}
+            await rpc(http, b, caller, "tools/call", args)
+            await reader.wait_for(lambda m: any(x.get("params", {}).get("uri") == "calculator://stats" for x in m))
+            await rpc(http, a, watcher, "resources/unsubscribe", {"uri": "calculator://stats"})
+            seen = len(reader.messages())
+            await rpc(http, b, caller, "tools/call", args, rid=2)
+            await asyncio.sleep(0.5)
+            assert not [m for m in reader.messages()[seen:] if m.get("params", {}).get("uri") == "calculator://stats"]
+            reader.task.cancel()
+
+
+def test_rate_limit_counts_are_shared_by_the_nodes(cluster):
+    """The counters live in Redis: requests from one address to two nodes share one budget."""
+    env = {**cluster.env, "RATE_LIMIT_MAX": "4", "RATE_LIMIT_WINDOW": "60"}
+    limited = [
+        LiveServer(cluster.postgres.url, extra_args=["--skip-migrate"], env=env).start(cluster.tmp / f"rl{i}.log")
+        for i in range(2)
+    ]
+    try:
+        ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+        transport = httpx2.HTTPTransport(local_address="127.0.0.7")
+        with httpx2.Client(transport=transport, timeout=10) as http:
+            statuses = [http.post(limited[i % 2].url, headers=headers(), json=ping).status_code for i in range(6)]
+        assert statuses == [400] * 4 + [429, 429]  # let through (no session, so 400), then refused on both
+    finally:
+        for node in limited:
+            node.stop()
+
+
 # --- 3. a POST stream dropped on A resumes on B ------------------------------------------------
 async def test_dropped_post_stream_resumes_on_another_node(cluster):
     a, b = cluster.nodes[:2]

@@ -6,6 +6,7 @@ import asyncio
 import copy
 import json
 import logging
+import time
 from collections import Counter
 from types import SimpleNamespace
 
@@ -16,6 +17,7 @@ from sessions_app.edge.accesslog import AccessLog, note_request
 from sessions_app.edge.cors import Cors
 from sessions_app.edge.hostorigin import HostOriginGuard
 from sessions_app.edge.ratelimit import RateLimit
+from sessions_app.store.counters import LocalCounters
 
 NOW = 1000.5  # with a 60 s window: window index 16, 19.5 s left, so Reset and Retry-After are 20
 
@@ -379,3 +381,23 @@ async def test_other_scopes_pass_through(kind):
     response = await call(stack(inner, counter), scope)
     assert inner.scopes == [scope] and counter.calls == []
     assert response.raw_headers == inner.headers
+
+
+# The embedded mode's counters (store.counters.LocalCounters: what cache.acount_hits uses with a per-process cache)
+
+
+def test_local_counters_count_per_key_and_expire_with_their_window():
+    counters = LocalCounters()
+    assert counters.count(["a", "b"], 1) == [1, 1]
+    assert counters.count(["a"], 1) == [2]
+    time.sleep(2.1)  # a counter lives window + 1 seconds from its first hit
+    assert counters.count(["a", "b"], 1) == [1, 1]
+
+
+def test_local_counters_stay_bounded_and_keep_the_newest():
+    counters = LocalCounters(max_keys=4)
+    for key in "abcdef":
+        counters.count([key], 60)
+    assert len(counters._counts) <= 4
+    assert counters.count(["e", "f"], 60) == [2, 2]  # the newest survive a flood of keys
+    assert counters.count(["a"], 60) == [1]  # the oldest went

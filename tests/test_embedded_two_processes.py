@@ -91,3 +91,31 @@ def test_delete_on_one_process_closes_a_stream_held_by_the_other(tmp_path):
     finally:
         a.stop()
         b.stop()
+
+
+STATS = "calculator://stats"
+
+
+def test_a_subscribe_on_one_process_is_seen_by_a_calculation_on_the_other(tmp_path):
+    url = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
+    env = {"MCP_KEEPALIVE_SECONDS": "1"}  # no relay between them: A's GET stream catches up from the file
+    a = LiveServer(url, env=env).start(tmp_path / "a.log")
+    b = LiveServer(url, extra_args=["--skip-migrate"], env=env).start(tmp_path / "b.log")
+    try:
+        with httpx2.Client(timeout=httpx2.Timeout(10, read=10)) as http, httpx2.Client(timeout=10) as own:
+            watcher, caller = initialize(own, a.url), initialize(own, b.url)
+            get_headers = {**session_headers(watcher), "accept": "text/event-stream"}
+            with http.stream("GET", a.url, headers=get_headers) as stream:
+                assert stream.status_code == 200
+                body = {"jsonrpc": "2.0", "id": 1, "method": "resources/subscribe", "params": {"uri": STATS}}
+                assert own.post(a.url, headers=session_headers(watcher), json=body).status_code == 200
+                assert call(own, b, caller, 2, 1)["result"]["content"][0]["text"] == "1 add 1 = 2"
+                for line in stream.iter_lines():  # A's keep-alive re-reads the file within a second
+                    if line.startswith("data:") and STATS in line:
+                        assert "notifications/resources/updated" in line
+                        break
+                else:
+                    raise AssertionError("the stream ended without the update")
+    finally:
+        a.stop()
+        b.stop()

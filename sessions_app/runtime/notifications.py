@@ -32,10 +32,18 @@ async def resources_updated(changes: list[tuple[str, str | None]], *, list_chang
     """resource_updated for each (uri, session_id) of `changes`, with one subscription query and one append;
     `list_changed_for`: that session's resources/list changed too (resource_list_changed, in the same append).
     """
+    found = await subscriptions.subscribers(changes)
+    return await tell_subscribers(changes, found, list_changed_for=list_changed_for)
+
+
+async def tell_subscribers(
+    changes: list[tuple[str, str | None]], found: list[list[str]], *, list_changed_for: str | None = None
+) -> int:
+    """resources_updated, the subscribers already `found` (subscriptions.subscribers_now, one list per change),
+    as a caller that looked them up in its own transaction has them."""
     for uri, session_id in changes:
         if session_id is None:
             await publish_change("resource", uri)
-    found = await subscriptions.subscribers(changes)
     events = [
         NewEvent(target, GET_STREAM, NOTIFICATION, notification("notifications/resources/updated", {"uri": uri}))
         for (uri, _), targets in zip(changes, found, strict=True)

@@ -3,7 +3,8 @@
 The local-memory cache answers in microseconds, so it is called directly.
 Redis (django-redis is synchronous) is called from a worker thread: a slow or
 unreachable Redis then delays only the requests that need it. Which of the two
-is decided once, from the configured backend.
+is decided once, from the configured backend. The rate-limit counters, on every
+request's path, skip both: see store/counters.py.
 """
 
 from __future__ import annotations
@@ -12,13 +13,18 @@ from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
+
+from . import counters
 
 
 class AsyncCache:
     def __init__(self, alias: str = "default") -> None:
         self._alias = alias
+        self._local = counters.LocalCounters()
+        self._redis: counters.RedisCounters | None = None
 
     @property
     def backend(self):
@@ -49,8 +55,23 @@ class AsyncCache:
         await self.run(self.backend.delete, key)
 
     async def acount_hits(self, keys: list[str], window: int) -> list[int]:
-        """Increment a counter per key that lives `window` seconds from its first hit; the counts."""
+        """Increment a counter per key that lives `window` seconds from its first hit; the counts.
+
+        Kept where the cache keeps them: in this process when the cache is local (no cache call at all),
+        in Redis (one round trip, from the event loop) when shared, through the cache API otherwise.
+        """
+        if not self.remote:
+            return self._local.count(keys, window)
+        backend = self.backend
+        if counters.is_redis(backend):
+            return await self._redis_counters().count([backend.make_key(key) for key in keys], window)
         return await self.run(self._count_all, keys, window)
+
+    def _redis_counters(self) -> counters.RedisCounters:
+        if self._redis is None:
+            config = settings.CACHES[self._alias]
+            self._redis = counters.RedisCounters(config["LOCATION"], config.get("OPTIONS", {}))
+        return self._redis
 
     def _count_all(self, keys: list[str], window: int) -> list[int]:
         return [self._count(key, window) for key in keys]

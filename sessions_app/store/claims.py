@@ -4,10 +4,10 @@ Each node also keeps its own claims (runtime.inflight); this row makes the
 claim hold across nodes. A node's claims are released when its responses are
 ready; those of a node whose lease lapsed are taken over.
 
-Claims and releases ride in the event log's group commit (eventlog.in_commit), each in a
-savepoint: no transaction or thread hop of their own. A release queued before a response's
-events is committed with them or before them, so the id is free cluster-wide by the time
-the client can read the answer.
+Claims and releases ride in the event log's group commit (eventlog.in_commit), with no
+savepoint (a conflict is caught in one the claim opens itself): no transaction or thread
+hop of their own. A release queued before a response's events is committed with them or
+before them, so the id is free cluster-wide by the time the client can read the answer.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from django.utils.timezone import now
 
 from ..models import NodeHeartbeat, RequestClaim
 from . import eventlog
+from .commit_ops import Bare
 
 
 def request_key(request_id: Any) -> str:
@@ -49,15 +50,35 @@ def _insert(session_id: str, keys: list[str], node_id: str) -> None:
         cursor.execute(f"INSERT INTO {table} ({session}, {key}, {node}, {created}) VALUES {values}", params)
 
 
+def _insert_if_free(session_id: str, key: str, node_id: str) -> bool:
+    """One claim, inserted unless taken (ON CONFLICT DO NOTHING): a conflict raises nothing, so no savepoint."""
+    table, session, column, node, created = _columns()
+    stamp = connection.ops.adapt_datetimefield_value(now())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({session}, {column}, {node}, {created}) VALUES (%s, %s, %s, %s)"
+            " ON CONFLICT DO NOTHING",
+            [session_id, key, node_id, stamp],
+        )
+        return cursor.rowcount == 1
+
+
 def _claim(session_id: str, request_ids: list[Any], node_id: str) -> bool:
-    """Insert the claims; on a conflict, take over this node's own leftovers and those of dead nodes, once."""
+    """Insert the claims; on a conflict, take over this node's own leftovers and those of dead nodes, once.
+
+    Whatever may conflict runs in a savepoint of its own, so the operation needs none (commit_ops.Bare).
+    """
     keys = [request_key(rid) for rid in request_ids]
-    try:
-        with transaction.atomic():
-            _insert(session_id, keys, node_id)
-        return True
-    except IntegrityError:
-        pass
+    if len(keys) == 1:  # one request, the usual POST
+        if _insert_if_free(session_id, keys[0], node_id):
+            return True
+    else:
+        try:
+            with transaction.atomic():
+                _insert(session_id, keys, node_id)
+            return True
+        except IntegrityError:
+            pass
     cutoff = datetime.now(UTC) - timedelta(seconds=settings.MCP_NODE_LEASE_SECONDS)
     others_alive = NodeHeartbeat.objects.filter(last_seen__gte=cutoff).exclude(node_id=node_id).values("node_id")
     try:
@@ -82,13 +103,13 @@ def _release(session_id: str, request_id: Any, node_id: str) -> None:
 
 
 async def aclaim(session_id: str, request_ids: list[Any], node_id: str) -> bool:
-    return await eventlog.in_commit(partial(_claim, session_id, request_ids, node_id))
+    return await eventlog.in_commit(Bare(partial(_claim, session_id, request_ids, node_id)))
 
 
 async def arelease(session_id: str, request_id: Any, node_id: str) -> None:
-    await eventlog.in_commit(partial(_release, session_id, request_id, node_id))
+    await eventlog.in_commit(Bare(partial(_release, session_id, request_id, node_id)))
 
 
 def release_before_next_commit(session_id: str, request_id: Any, node_id: str) -> asyncio.Future:
     """Queue the release without waiting: events appended after it commit with it or after it."""
-    return eventlog.in_commit_soon(partial(_release, session_id, request_id, node_id))
+    return eventlog.in_commit_soon(Bare(partial(_release, session_id, request_id, node_id)))

@@ -1,4 +1,5 @@
-"""The one statement that stores stream events: a multi-row INSERT ... RETURNING, written once per process.
+"""The statements of the event log's group commit, written once per process: the multi-row INSERT ...
+RETURNING that stores stream events, the lock on their sessions' rows, and the check for ended streams.
 
 Every request stores its events through it (the group commit of store.eventlog), so it skips Django's
 query compiler: the values are prepared by the model's own fields (`get_db_prep_save`), as
@@ -13,7 +14,7 @@ from typing import Any
 from django.db import connection
 from django.utils.timezone import now
 
-from ..models import StreamEvent
+from ..models import McpSession, StreamEvent
 
 FIELDS = ("session", "stream", "kind", "message", "created_at")
 
@@ -48,3 +49,44 @@ def insert(events: list[tuple[str, str, str, Any]]) -> list[int]:
             cursor.execute(f"{head}{', '.join([row] * len(chunk))} RETURNING {pk}", params)
             pks.extend(pk_ for (pk_,) in cursor.fetchall())
     return pks
+
+
+@cache
+def _lock_statement() -> str | None:
+    """None where a transaction holds the write lock anyway (SQLite's IMMEDIATE transactions)."""
+    if not connection.features.has_select_for_update:
+        return None
+    quote = connection.ops.quote_name
+    mode = "NO KEY UPDATE" if connection.features.has_select_for_no_key_update else "UPDATE"
+    table, pk = quote(McpSession._meta.db_table), quote(McpSession._meta.pk.column)
+    return f"SELECT {pk} FROM {table} WHERE {pk} IN ({{marks}}) ORDER BY {pk} FOR {mode}"
+
+
+def lock_sessions(session_ids: list[str]) -> None:
+    """Lock the sessions' rows (in pk order, so two batches never deadlock) until the transaction ends."""
+    statement = _lock_statement()
+    if statement is not None and session_ids:
+        with connection.cursor() as cursor:
+            cursor.execute(statement.format(marks=", ".join(["%s"] * len(session_ids))), session_ids)
+
+
+@cache
+def _ended_statement() -> str:
+    meta, quote = StreamEvent._meta, connection.ops.quote_name
+    session, stream, kind = (quote(meta.get_field(name).column) for name in ("session", "stream", "kind"))
+    kinds = ", ".join(f"'{k}'" for k in sorted(StreamEvent.TERMINAL_KINDS))  # constants of the model, not input
+    return (
+        f"SELECT {session}, {stream} FROM {quote(meta.db_table)}"
+        f" WHERE {session} IN ({{sessions}}) AND {stream} IN ({{streams}}) AND {kind} IN ({kinds})"
+    )
+
+
+def ended(keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Those of `keys` (session, stream) that already have their end stored."""
+    sessions, streams = sorted({s for s, _ in keys}), sorted({t for _, t in keys})
+    statement = _ended_statement().format(
+        sessions=", ".join(["%s"] * len(sessions)), streams=", ".join(["%s"] * len(streams))
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [*sessions, *streams])
+        return {(session, stream) for session, stream in cursor.fetchall()} & keys

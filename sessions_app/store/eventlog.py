@@ -22,9 +22,9 @@ from channels.db import database_sync_to_async
 from django.db import transaction
 
 from ..metrics import EVENTS_STORED
-from ..models import McpSession, StreamEvent
+from ..models import StreamEvent
 from ..wire.event_ids import GET_STREAM, format_event_id
-from . import event_rows
+from . import commit_ops, event_rows
 from .outages import dependency_down
 
 logger = logging.getLogger(__name__)
@@ -58,29 +58,6 @@ class NewEvent:
     message: dict[str, Any] | None
 
 
-def _ended_streams(keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
-    """Those of `keys` (session, stream) that already have their end stored."""
-    ended = StreamEvent.objects.filter(
-        session_id__in={session for session, _ in keys},
-        stream__in={stream for _, stream in keys},
-        kind__in=StreamEvent.TERMINAL_KINDS,
-    ).values_list("session_id", "stream")
-    return set(ended) & keys
-
-
-def _run_ops(ops: list[Callable[[], Any]]) -> list[tuple[Exception | None, Any]]:
-    """Run each operation in a savepoint of the caller's transaction: (None, its result) or (what it raised,
-    None); a failed operation's savepoint is rolled back and the batch goes on."""
-    results: list[tuple[Exception | None, Any]] = []
-    for op in ops:
-        try:
-            with transaction.atomic():
-                results.append((None, op()))
-        except Exception as exc:
-            results.append((exc, None))
-    return results
-
-
 def _new_streams(batch: list[NewEvent]) -> set[tuple[str, str]]:
     """The request streams whose priming row is in `batch`: their first events. Nobody can have ended them
     (their id is unknown until an event of theirs is stored), so they need neither lock nor check."""
@@ -100,12 +77,10 @@ def _insert(batch: list[NewEvent], ops: list[Callable[[], Any]] = ()) -> tuple[l
     ended: set[tuple[str, str]] = set()
     pks: list[int] = []
     with transaction.atomic():
-        results = _run_ops(list(ops))
+        results = commit_ops.run(list(ops))
         if checked:
-            sessions = sorted({session for session, _ in checked})
-            sessions_rows = McpSession.objects.select_for_update(no_key=True).filter(pk__in=sessions)
-            list(sessions_rows.order_by("pk").values("pk"))
-            ended = _ended_streams(checked)
+            event_rows.lock_sessions(sorted({session for session, _ in checked}))
+            ended = event_rows.ended(checked)
         if batch:
             kept = [e for e in batch if (e.session_id, e.stream) not in ended]
             pks = event_rows.insert([(e.session_id, e.stream, e.kind, e.message) for e in kept])
@@ -237,7 +212,8 @@ async def append(events: list[NewEvent]) -> list[StoredEvent | None]:
 
 
 async def in_commit(op: Callable[[], Any]) -> Any:
-    """Run `op` (sync ORM code) in the next group-commit transaction, in a savepoint of its own; its result.
+    """Run `op` (sync ORM code) in the next group-commit transaction, in a savepoint of its own (none if it
+    is a commit_ops.Bare); its result.
 
     If `op` raises, its savepoint is rolled back and the exception is raised here; the rest of the
     batch is committed.

@@ -14,7 +14,8 @@ from django.db.models import Count
 from sessions_app.models import McpSession
 from sessions_app.runtime import notifications
 from sessions_app.runtime.tasks import TaskSet
-from sessions_app.store import eventlog
+from sessions_app.store import eventlog, plain_insert, subscriptions
+from sessions_app.store.commit_ops import Bare
 
 from .arithmetic import plain
 from .models import Calculation
@@ -34,7 +35,12 @@ class Entry:
     expression: str
 
 
-def _record(session_id: str | None, entries: list[Entry], user_id: int | None) -> list[Calculation]:
+def _changes(session_id: str | None) -> list[tuple[str, str | None]]:
+    """The resources a calculation changes: the stats everyone reads, and the session's own history."""
+    return [(STATS_URI, None)] if session_id is None else [(HISTORY_URI, session_id), (STATS_URI, None)]
+
+
+def _record(session_id: str | None, entries: list[Entry], user_id: int | None) -> tuple[list[Calculation], list]:
     rows = [
         Calculation(
             session_id=session_id,
@@ -46,8 +52,8 @@ def _record(session_id: str | None, entries: list[Entry], user_id: int | None) -
         )
         for e in entries
     ]
-    Calculation.objects.bulk_create(rows)
-    return rows
+    plain_insert.insert(rows)  # on every calculation's path: no query compiler
+    return rows, subscriptions.subscribers_now(_changes(session_id))
 
 
 async def record(session_id: str | None, entries: list[Entry], *, user_id: int | None = None) -> list[Calculation]:
@@ -55,26 +61,24 @@ async def record(session_id: str | None, entries: list[Entry], *, user_id: int |
     open), then tell subscribers in the background.
 
     The rows are committed in the event log's group commit (one transaction with what concurrent
-    requests store), in a savepoint of their own: stored before the tool's answer is.
+    requests store): stored before the tool's answer is. The subscribers are looked up in the same
+    operation, so the side effects cost no thread hop of their own.
     """
     if not entries:
         return []
-    rows = await eventlog.in_commit(partial(_record, session_id, entries, user_id))
-    _notifying.spawn(_notify(session_id))
+    # Fresh keys and a read: nothing here can conflict, so no savepoint (commit_ops.Bare).
+    rows, found = await eventlog.in_commit(Bare(partial(_record, session_id, entries, user_id)))
+    _notifying.spawn(_notify(session_id, found))
     return rows
 
 
 _notifying = TaskSet()
 
 
-async def _notify(session_id: str | None) -> None:
+async def _notify(session_id: str | None, found: list[list[str]]) -> None:
     """The caller's tool call does not wait for every other session's subscriber to be told."""
     try:
-        if session_id is None:
-            await notifications.resources_updated([(STATS_URI, None)])
-        else:
-            changes = [(HISTORY_URI, session_id), (STATS_URI, None)]
-            await notifications.resources_updated(changes, list_changed_for=session_id)
+        await notifications.tell_subscribers(_changes(session_id), found, list_changed_for=session_id)
     except Exception as exc:  # stored already; a lost notification must not fail anything
         logger.warning("notifying history subscribers of session %s failed: %s", session_id, exc)
 
