@@ -213,7 +213,9 @@ class StatefulTransport:
             else:
                 stream = new_request_stream()
                 prime = session.protocol_version in PRIMING_VERSIONS
-                self.output = await self.open_stream(session, stream, after_pk=0, prime_on_wire=prime)
+                self.output = await self.open_stream(
+                    session, stream, after_pk=0, prime_on_wire=prime, produced_here=True
+                )
                 replies = SseReplies(session.id, stream, ids, self.output)
         except BaseException:
             inflight.release(session.id, ids)

@@ -54,13 +54,17 @@ async def open_stream(
     after_pk: int,
     replay: bool = False,
     prime_on_wire: bool = False,
+    produced_here: bool = False,
 ) -> StreamOutput:
-    """Register an output for (session, stream) with the hub, send the SSE headers, arm the keep-alive."""
+    """Register an output for (session, stream) with the hub, send the SSE headers, arm the keep-alive.
+
+    `produced_here`: a POST's stream, whose events only this node stores (its requests run here), so
+    the relay need not bring them from other nodes."""
     flow = exchange.flow
     output = StreamOutput(
         session.id, stream, exchange.write, after_pk=after_pk, replay=replay, prime_on_wire=prime_on_wire, flow=flow
     )
-    hub.add(session.id, stream, output)
+    hub.add(session.id, stream, output, remote=not produced_here)
     try:
         await exchange.start_stream(SSE_HEADERS + session_headers(session))
     except BaseException:
