@@ -2,6 +2,11 @@
 
 A stored event is handed to the hub of the node that stored it, and, through
 the relay, to the hubs of the others; each hub hands it to its listeners.
+
+Only listeners whose events may be stored elsewhere (GET streams, resumed
+streams) make the relay subscribe to their stream: a POST stream's events are
+stored by the node running its requests, which hands them to its hub directly,
+so a POST costs no subscription and gets no echo of its own events.
 """
 
 from __future__ import annotations
@@ -28,30 +33,42 @@ class Listener(Protocol):
 
 
 class Hub:
-    def __init__(self, *, on_first_listener: StreamCallback, on_last_listener: StreamCallback) -> None:
+    def __init__(self, *, on_first_remote: StreamCallback, on_last_remote: StreamCallback) -> None:
         self._streams: dict[tuple[str, str], set[Listener]] = defaultdict(set)
         self._sessions: dict[str, set[Listener]] = defaultdict(set)
-        # Told when this process starts or stops holding a stream open (the relay subscribes to it).
-        self._on_first_listener = on_first_listener
-        self._on_last_listener = on_last_listener
+        self._remote: dict[tuple[str, str], set[Listener]] = defaultdict(set)
+        # Told when this process starts or stops needing a stream's events from other nodes
+        # (the relay subscribes to it).
+        self._on_first_remote = on_first_remote
+        self._on_last_remote = on_last_remote
 
-    def add(self, session_id: str, stream: str, listener: Listener) -> None:
-        first = (session_id, stream) not in self._streams
-        self._streams[(session_id, stream)].add(listener)
+    def add(self, session_id: str, stream: str, listener: Listener, *, remote: bool = True) -> None:
+        """`remote`: the stream's events may be stored by another node (False: only by this one)."""
+        key = (session_id, stream)
+        self._streams[key].add(listener)
         self._sessions[session_id].add(listener)
         SSE_STREAMS_OPEN.inc()
-        if first:
-            self._on_first_listener(session_id, stream)
+        if remote:
+            first = key not in self._remote
+            self._remote[key].add(listener)
+            if first:
+                self._on_first_remote(session_id, stream)
 
     def discard(self, session_id: str, stream: str, listener: Listener) -> None:
-        members = self._streams.get((session_id, stream))
+        key = (session_id, stream)
+        members = self._streams.get(key)
         if members is None or listener not in members:
             return
         SSE_STREAMS_OPEN.dec()
         members.discard(listener)
         if not members:
-            del self._streams[(session_id, stream)]
-            self._on_last_listener(session_id, stream)
+            del self._streams[key]
+        remote = self._remote.get(key)
+        if remote is not None and listener in remote:
+            remote.discard(listener)
+            if not remote:
+                del self._remote[key]
+                self._on_last_remote(session_id, stream)
         by_session = self._sessions.get(session_id)
         if by_session is not None:
             by_session.discard(listener)

@@ -38,7 +38,7 @@ from .fencing import fence
 from .inflight import inflight
 from .lease import lease
 from .listeners import LISTEN_CHANGE, listeners, on_listen_change
-from .publish import EVENT, deliver_from_other_node, hub
+from .publish import EVENT, EVENTS, deliver_from_other_node, hub
 from .relay import relay
 from .tasks import TaskSet
 
@@ -156,6 +156,7 @@ class Node:
             await inflight.wait_idle(5)
         await self._close_streams(keep_running=False)
         await self._wait_closed(connections_open, LAST_WRITES_SECONDS)
+        await relay.flush(LAST_WRITES_SECONDS)  # the last events reach streams resumed on other nodes
         await self.stop()
         logger.info("node %s drained", self.node_id)
 
@@ -223,6 +224,7 @@ async def on_cancel(message: dict) -> None:
 
 def handle_relay_messages() -> None:
     """Tell the relay what each message type from other nodes means (SessionsAppConfig.ready())."""
+    relay.on(EVENTS, deliver_from_other_node)
     relay.on(EVENT, deliver_from_other_node)
     relay.on(END_SESSION, on_end_session)
     relay.on(CANCEL, on_cancel)

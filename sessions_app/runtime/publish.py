@@ -1,7 +1,8 @@
 """The one path from a new event to the wire: store it, then hand it to every listener of its stream.
 
 Storing first is what makes every stream resumable on any node; publishing
-goes to this process's hub directly and to other nodes through the relay.
+goes to this process's hub directly and to other nodes through the relay
+(queued: the response never waits on Redis).
 """
 
 from __future__ import annotations
@@ -16,26 +17,10 @@ from .hub import Hub
 from .lease import lease
 from .relay import relay
 
-EVENT = "mcp.event"
+EVENTS = "mcp.events"  # {"session", "stream", "items": [[pk, kind, message as JSON text or None], ...]}
+EVENT = "mcp.event"  # one event, as nodes before mcp.events sent it (a rolling deploy mixes both)
 
-hub = Hub(on_first_listener=relay.join, on_last_listener=relay.leave)
-
-
-async def publish(session_id: str, event: StoredEvent) -> None:
-    """Hand a stored event to every listener of its stream, here and on other nodes."""
-    await hub.deliver(session_id, event.stream, event)
-    await relay.send_to_stream(
-        session_id,
-        event.stream,
-        {
-            "type": EVENT,
-            "session": session_id,
-            "pk": event.pk,
-            "stream": event.stream,
-            "kind": event.kind,
-            "message": dumps(event.message).decode() if event.message is not None else None,
-        },
-    )
+hub = Hub(on_first_remote=relay.join, on_last_remote=relay.leave)
 
 
 async def append_and_publish(events: list[NewEvent]) -> list[StoredEvent]:
@@ -49,15 +34,19 @@ async def append_and_publish(events: list[NewEvent]) -> list[StoredEvent]:
     published = []
     for new, event in zip(events, stored, strict=True):
         if event is not None:
-            await publish(new.session_id, event)
+            await hub.deliver(new.session_id, event.stream, event)
+            if relay.enabled:
+                # JSON text in the message: ids and values msgpack cannot carry (huge integers) cross intact.
+                body = dumps(event.message).decode() if event.message is not None else None
+                relay.send_to_stream_soon(EVENTS, new.session_id, event.stream, [[event.pk, event.kind, body]])
             published.append(event)
     return published
 
 
 async def deliver_from_other_node(message: dict[str, Any]) -> None:
-    """The relay's handler for EVENT: another node stored it; hand it to this node's listeners."""
-    body = message["message"]
-    event = StoredEvent(
-        message["pk"], message["stream"], message["kind"], json.loads(body) if body is not None else None
-    )
-    await hub.deliver(message["session"], event.stream, event)
+    """The relay's handler for EVENTS (and EVENT): another node stored them; hand them to this node's listeners."""
+    items = message.get("items") or [[message["pk"], message["kind"], message["message"]]]
+    stream = message["stream"]
+    for pk, kind, body in items:
+        event = StoredEvent(pk, stream, kind, json.loads(body) if body is not None else None)
+        await hub.deliver(message["session"], stream, event)

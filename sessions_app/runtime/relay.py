@@ -1,13 +1,18 @@
 """The cross-node relay: this process's one listener on the channel layer, and its sends.
 
 Not one channel per HTTP request: one listener per process subscribes to the
-groups of the streams this node holds open (a group per session and stream),
-and to ``mcp.nodes``, where any node asks every other to act (end a session,
+groups of the streams whose events this node needs from others (a group per
+session and stream: its GET streams and resumed streams, never a POST's), and
+to ``mcp.nodes``, where any node asks every other to act (end a session,
 cancel a request). What to do with each message type is registered with `on()`
 by the layer above, so the relay knows nothing of streams or requests.
 
 Messages carry their origin node, so a node ignores its own echoes. The layer
 is at-most-once: the database is the truth, and replay covers any gap.
+
+Stream messages (stored events) go out from one sender task, in order, so the
+node that stored them never waits on Redis; what queued for a stream while the
+previous send was under way goes in one message.
 """
 
 from __future__ import annotations
@@ -21,11 +26,15 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from .tasks import TaskSet
+from .throttle import LogEvery
 
 logger = logging.getLogger(__name__)
 
 NODES_GROUP = "mcp.nodes"
+MAX_QUEUED = 10_000  # stream items waiting for the sender; beyond that they are dropped (replay has them)
+MAX_ITEMS_PER_MESSAGE = 200
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
+StreamKey = tuple[str, str, str]  # message type, session, stream
 
 
 def stream_group(session_id: str, stream: str) -> str:
@@ -40,15 +49,44 @@ class Relay:
         self._channel: str | None = None
         self._groups: set[str] = set()
         self._tasks = TaskSet()
+        self._queued: dict[StreamKey, list[Any]] = {}
+        self._queued_count = 0
+        self._sender: asyncio.Task | None = None
+        self._log_dropped = LogEvery(logger)
 
     def on(self, message_type: str, handler: Handler) -> None:
         """Handle messages of `message_type` from other nodes."""
         self._handlers[message_type] = handler
 
     # --- sending ---------------------------------------------------------------------
-    async def send_to_stream(self, session_id: str, stream: str, message: dict[str, Any]) -> None:
-        """To whichever nodes hold the stream open."""
-        await self._group_send(stream_group(session_id, stream), message)
+    def send_to_stream_soon(self, message_type: str, session_id: str, stream: str, items: list[Any]) -> None:
+        """To whichever other nodes hold the stream open, by the sender task: `{"type", "session", "stream",
+        "items"}`, items in the order they were queued (several calls may go in one message)."""
+        if not self.enabled:
+            return
+        if self._queued_count + len(items) > MAX_QUEUED:
+            self._log_dropped(logging.WARNING, "relay sends are backing up; dropping stream messages (replay has them)")
+            return
+        self._queued.setdefault((message_type, session_id, stream), []).extend(items)
+        self._queued_count += len(items)
+        if self._sender is None or self._sender.done():
+            self._sender = self._tasks.spawn(self._send_queued())
+
+    async def _send_queued(self) -> None:
+        while self._queued:
+            queued, self._queued, self._queued_count = self._queued, {}, 0
+            for (message_type, session_id, stream), items in queued.items():
+                group = stream_group(session_id, stream)
+                for start in range(0, len(items), MAX_ITEMS_PER_MESSAGE):
+                    chunk = items[start : start + MAX_ITEMS_PER_MESSAGE]
+                    message = {"type": message_type, "session": session_id, "stream": stream, "items": chunk}
+                    await self._group_send(group, message)
+
+    async def flush(self, timeout: float) -> None:
+        """Wait (at most `timeout` seconds) until what was queued for streams is sent (a draining node)."""
+        sender = self._sender
+        if sender is not None and not sender.done():
+            await asyncio.wait([sender], timeout=timeout)
 
     async def broadcast(self, message: dict[str, Any]) -> None:
         """To every other node."""
@@ -94,6 +132,7 @@ class Relay:
         """A new event loop (a process serves from one; tests may start several): forget the old channel."""
         self._channel = None
         self._groups = set()
+        self._queued, self._queued_count, self._sender = {}, 0, None
 
     async def listen(self) -> None:
         """Receive and handle messages for as long as the node lives, resubscribing after failures."""

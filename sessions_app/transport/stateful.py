@@ -214,7 +214,7 @@ class StatefulTransport:
                 stream = new_request_stream()
                 prime = session.protocol_version in PRIMING_VERSIONS
                 self.output = await self.open_stream(
-                    session, stream, after_pk=0, prime_on_wire=prime, hold_headers=True
+                    session, stream, after_pk=0, prime_on_wire=prime, hold_headers=True, produced_here=True
                 )
                 replies = SseReplies(session.id, stream, ids, self.output)
         except BaseException:

@@ -55,17 +55,20 @@ async def open_stream(
     replay: bool = False,
     prime_on_wire: bool = False,
     hold_headers: bool = False,
+    produced_here: bool = False,
 ) -> StreamOutput:
     """Register an output for (session, stream) with the hub, send the SSE headers, arm the keep-alive.
 
     With `hold_headers` (a POST's stream) the headers go out with the stream's first bytes: a request
     answered at once costs the server one write for headers, priming event and response, not three.
+    `produced_here`: a POST's stream, whose events only this node stores (its requests run here), so
+    the relay need not bring them from other nodes.
     """
     flow = exchange.flow
     output = StreamOutput(
         session.id, stream, exchange.write, after_pk=after_pk, replay=replay, prime_on_wire=prime_on_wire, flow=flow
     )
-    hub.add(session.id, stream, output)
+    hub.add(session.id, stream, output, remote=not produced_here)
     try:
         await exchange.start_stream(SSE_HEADERS + session_headers(session), hold=hold_headers)
     except BaseException:
