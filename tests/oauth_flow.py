@@ -92,22 +92,28 @@ def register(base: str) -> dict:
     return response.json()
 
 
-def token_for(base: str, username: str, *, resource: str, scope: str = "mcp") -> dict:
-    """The authorization code flow with PKCE over raw HTTP: register, consent, exchange. The token response."""
-    client = register(base)
+def authorize_url(base: str, client_id: str, *, state: str, scope: str, resource: str) -> tuple[str, str]:
+    """(the authorization endpoint's URL for a code with PKCE, the PKCE verifier to exchange the code with)."""
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
     query = {
         "response_type": "code",
-        "client_id": client["client_id"],
+        "client_id": client_id,
         "redirect_uri": REDIRECT_URI,
-        "state": "s1",
+        "state": state,
         "code_challenge": challenge,
         "code_challenge_method": "S256",
         "scope": scope,
         "resource": resource,
     }
-    answer = consent(f"{base}/o/authorize/?{urlencode(query)}", username)
+    return f"{base}/o/authorize/?{urlencode(query)}", verifier
+
+
+def token_for(base: str, username: str, *, resource: str, scope: str = "mcp") -> dict:
+    """The authorization code flow with PKCE over raw HTTP: register, consent, exchange. The token response."""
+    client = register(base)
+    url, verifier = authorize_url(base, client["client_id"], state="s1", scope=scope, resource=resource)
+    answer = consent(url, username)
     assert answer["state"] == "s1", answer
     response = exchange_code(base, client["client_id"], answer["code"], verifier, resource)
     assert response.status_code == 200, response.text

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
-import secrets
 from pathlib import Path
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import httpx2
 import pytest
 
 from .conftest import INIT_PARAMS, POST_HEADERS, start_module_server
-from .oauth_flow import REDIRECT_URI, USER_PASSWORD, add_user, exchange_code, register
+from .oauth_flow import REDIRECT_URI, USER_PASSWORD, add_user, authorize_url, exchange_code, register
 from .test_admin_browser import browser  # noqa: F401  (the headless Chromium fixture)
 
 
@@ -33,19 +30,10 @@ def test_login_and_consent_in_a_browser(browser, oauth_server, tmp_path):  # noq
     shots = Path(os.environ.get("MCPSITE_SCREENSHOTS", tmp_path))
     shots.mkdir(parents=True, exist_ok=True)
     client = register(oauth_server.base)
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
-    query = {
-        "response_type": "code",
-        "client_id": client["client_id"],
-        "redirect_uri": REDIRECT_URI,
-        "state": "browser-state",
-        "code_challenge": challenge,
-        "code_challenge_method": "S256",
-        "scope": "mcp",
-        "resource": oauth_server.url,
-    }
-    browser.get(f"{oauth_server.base}/o/authorize/?{urlencode(query)}")
+    url, verifier = authorize_url(
+        oauth_server.base, client["client_id"], state="browser-state", scope="mcp", resource=oauth_server.url
+    )
+    browser.get(url)
     wait = WebDriverWait(browser, 15)
     wait.until(expected_conditions.presence_of_element_located((By.ID, "login-form")))
     assert urlsplit(browser.current_url).path == "/accounts/login/"

@@ -1,4 +1,4 @@
-"""What both of runmcp's servers need from the operating system: open files, and a listener that drains.
+"""What both of runmcp's servers share: open files, a listener that drains, and the 408 they answer.
 
 Drain stops new connections first: new SYNs are dropped (a socket filter, Linux), the handshakes under
 way complete and are accepted, then the socket closes, so no connection that reached the node is reset.
@@ -14,6 +14,10 @@ import struct
 
 logger = logging.getLogger(__name__)
 
+# Between dropping new SYNs and closing the listening socket: time for handshakes under way to complete.
+LISTENER_SETTLE_SECONDS = 0.2
+# What a request too slow to arrive gets (MCP_HEADER_TIMEOUT, MCP_BODY_TIMEOUT), before the connection closes.
+REQUEST_TIMEOUT = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
 SO_ATTACH_FILTER = 26
 # Classic BPF on a TCP socket sees the TCP header: drop a segment with SYN and without ACK (a new
 # connection), keep everything else (the handshakes under way complete).

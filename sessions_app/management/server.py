@@ -32,14 +32,10 @@ from ..runtime.lifecycle import node
 from ..runtime.throttle import LogEvery
 from ..transport.body_limit import BodyLimitedRequest
 from ..transport.flow import WRITE_FLOW, TwistedWriteFlow
-from .listening import refuse_new_connections
+from .listening import LISTENER_SETTLE_SECONDS, REQUEST_TIMEOUT, refuse_new_connections
 
 logger = logging.getLogger(__name__)
 slow_clients = LogEvery(logger)
-
-# Between dropping new SYNs and closing the listening socket: time for handshakes under way to complete.
-LISTENER_SETTLE_SECONDS = 0.2
-REQUEST_TIMEOUT = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
 
 
 def endpoint(host: str, port: int, backlog: int) -> str:

@@ -33,11 +33,11 @@ from uvicorn.server import ServerState
 from ..runtime.throttle import LogEvery
 from ..transport.flow import WRITE_FLOW, TransportWriteFlow
 from ..wire.jsonrpc import INVALID_REQUEST, HttpError, payload_too_large
+from .listening import REQUEST_TIMEOUT
 
 logger = logging.getLogger(__name__)
 bad_clients = LogEvery(logger)
 
-REQUEST_TIMEOUT = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
 MAX_HEAD_BYTES = 64 * 1024
 # How long a refused connection keeps reading (and discarding) before it is closed.
 LINGER_SECONDS = 2.0

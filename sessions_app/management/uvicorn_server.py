@@ -21,13 +21,11 @@ from uvicorn.config import Config
 from uvicorn.server import ServerState
 
 from ..runtime.lifecycle import node
-from .listening import refuse_new_connections
+from .listening import LISTENER_SETTLE_SECONDS, refuse_new_connections
 from .uvicorn_protocol import McpHttpProtocol
 
 logger = logging.getLogger(__name__)
 
-# Between dropping new SYNs and closing the listening socket: time for handshakes under way to complete.
-LISTENER_SETTLE_SECONDS = 0.2
 NO_TIMEOUT = 10**9
 
 
