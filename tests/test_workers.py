@@ -78,6 +78,37 @@ def test_two_workers_serve_one_port_as_two_nodes_and_drain_together(tmp_path):
         assert not os.path.exists(f"/proc/{pid}") or "zombie" in open(f"/proc/{pid}/status").read().lower()
 
 
+def test_a_worker_that_cannot_listen_stops_the_supervisor(tmp_path):
+    """The port is taken: the workers fail at start, and are not started over and over."""
+    import socket
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    try:
+        done = subprocess.run(
+            [sys.executable, "manage.py", "runmcp", "--workers", "2", "--port", str(taken.getsockname()[1])],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        taken.close()
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output[-2000:]
+    assert "could not start (exit 1); stopping" in output
+    assert "starting it again" not in output
+    assert "a worker could not start" in output
+
+
 def test_workers_need_the_uvicorn_server(tmp_path):
     import subprocess
     import sys

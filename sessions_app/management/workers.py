@@ -9,7 +9,8 @@ Without Redis, live delivery between them waits for the next keep-alive tick (do
 
 The supervisor applies migrations once, starts the workers, passes SIGTERM/SIGINT on to them (each
 drains; a second signal stops them at once), starts a worker again if it dies while not draining,
-and exits once every worker has stopped.
+and exits once every worker has stopped. A worker that stops itself with an error soon after its start
+(the port is taken, say) is not started again: the supervisor stops the others and exits with 1.
 """
 
 from __future__ import annotations
@@ -25,7 +26,10 @@ import time
 logger = logging.getLogger(__name__)
 
 PR_SET_PDEATHSIG = 1
-# A worker that dies sooner than this after its start is started again only after this long.
+# A worker that stops itself with an error (it could not listen, bad settings) sooner than this after its
+# start would fail again: the supervisor stops instead of starting it over and over.
+START_FAILURE_SECONDS = 60.0
+# A dead worker is started again after this pause (a worker crashing in a loop must not spin the supervisor).
 RESTART_PAUSE_SECONDS = 1.0
 
 
@@ -37,10 +41,12 @@ class Supervisor:
         self.stopping = 0  # signals received
 
     def run(self) -> int:
+        """Supervise until every worker has stopped; the exit status (1 if a worker could not start)."""
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
         for index in range(self.count):
             self._start(index)
+        status = 0
         while self.workers:
             for index, (process, started) in list(self.workers.items()):
                 code = process.poll()
@@ -49,12 +55,16 @@ class Supervisor:
                 del self.workers[index]
                 if self.stopping:
                     continue
+                if code > 0 and time.monotonic() - started < START_FAILURE_SECONDS:
+                    logger.error("worker %d (pid %d) could not start (exit %d); stopping", index, process.pid, code)
+                    status = 1
+                    self._on_signal(signal.SIGTERM, None)
+                    continue
                 logger.error("worker %d (pid %d) exited with %s; starting it again", index, process.pid, code)
-                if time.monotonic() - started < RESTART_PAUSE_SECONDS:
-                    time.sleep(RESTART_PAUSE_SECONDS)
+                time.sleep(RESTART_PAUSE_SECONDS)
                 self._start(index)
             time.sleep(0.1)
-        return 0
+        return status
 
     def _start(self, index: int) -> None:
         prefix = os.environ.get("MCP_NODE_ID") or "node"

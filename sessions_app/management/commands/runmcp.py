@@ -90,7 +90,8 @@ class Command(BaseCommand):
         forwarded += ["--log-level", options["log_level"]] if options["log_level"] else []
         self.stdout.write(f"mcpsite: {workers} workers on {url(options)} (supervisor pid {os.getpid()})")
         self.stdout.flush()
-        Supervisor(workers, forwarded).run()
+        if Supervisor(workers, forwarded).run() != 0:
+            raise CommandError("a worker could not start (see its error above)")
 
     def serve(self, server: str, options: dict) -> None:
         application = get_default_application()
