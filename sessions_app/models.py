@@ -14,6 +14,9 @@ from django.db.models import Q
 
 from .wire.event_ids import format_event_id
 
+# The kinds that end a POST stream (StreamEvent.Kind.RESPONSE and CANCELLED).
+STREAM_END_KINDS = ("response", "cancelled")
+
 IDLE_SECONDS = 300  # no activity for this long: "idle" (and "expired" past MCP_SESSION_TTL)
 
 
@@ -118,7 +121,10 @@ class StreamEvent(models.Model):
         CANCELLED = "cancelled", "cancelled"  # ends a POST stream with nothing to send
         REQUEST = "request", "server-to-client request"  # elicitation/create, sampling/createMessage, roots/list
 
-    TERMINAL_KINDS = frozenset({Kind.RESPONSE, Kind.CANCELLED})
+    # In the order of the one_end_per_stream index's condition: SQLite uses a partial index only for
+    # a query whose WHERE repeats the index's condition term for term, so every query that asks "has
+    # this stream ended?" filters on this tuple, never on a set (whose order changes per process).
+    TERMINAL_KINDS = STREAM_END_KINDS
 
     id = models.BigAutoField(primary_key=True)
     session = models.ForeignKey(McpSession, on_delete=models.CASCADE, related_name="events")
@@ -134,7 +140,7 @@ class StreamEvent(models.Model):
             # "Request lost" (or the other way round), never both.
             models.UniqueConstraint(
                 fields=["session", "stream"],
-                condition=models.Q(kind__in=["response", "cancelled"]),
+                condition=models.Q(kind__in=list(STREAM_END_KINDS)),
                 name="one_end_per_stream",
             )
         ]

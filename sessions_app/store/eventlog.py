@@ -243,9 +243,9 @@ def _after(session_id: str, stream: str, after_pk: int, limit: int) -> list[Stor
 
 
 def _is_finished(session_id: str, stream: str) -> bool:
-    return StreamEvent.objects.filter(
-        session_id=session_id, stream=stream, kind__in=StreamEvent.TERMINAL_KINDS
-    ).exists()
+    # The group commit's own check: its SQL names the kinds as literals, which lets SQLite answer from the
+    # partial index of stream ends (the ORM's bound parameters would walk every event of the stream).
+    return bool(event_rows.ended({(session_id, stream)}))
 
 
 @dataclass(frozen=True, slots=True)
