@@ -91,10 +91,13 @@ def _insert(batch: list[NewEvent], ops: list[Callable[[], Any]] = ()) -> tuple[l
     return [None if (e.session_id, e.stream) in ended else next(stored) for e in batch], results
 
 
+_insert_in_thread = database_sync_to_async(_insert)
+
+
 async def _insert_async(
     batch: list[NewEvent], ops: list[Callable[[], Any]]
 ) -> tuple[list[StoredEvent | None], list[Any]]:
-    pks, results = await database_sync_to_async(_insert)(batch, ops)
+    pks, results = await _insert_in_thread(batch, ops)
     stored = [
         None if pk is None else StoredEvent(pk, e.stream, e.kind, e.message) for e, pk in zip(batch, pks, strict=True)
     ]

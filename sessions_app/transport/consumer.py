@@ -8,8 +8,10 @@ response (`reply`), the start of a stream (`start_stream`) and stream bytes
 response is complete.
 
 Deviations from `AsyncHttpConsumer`, each on purpose:
-- No channel per request (`channel_layer_alias` names no layer, so Channels
-  opens none): the node's one relay listener serves every stream.
+- No channel per request, and no channel-layer lookup (`__call__`): the
+  node's one relay listener serves every stream. The client is the only source
+  of messages, so they are awaited in a plain loop, not through Channels'
+  `await_many_dispatch` (a task and an `asyncio.wait` per message).
 - `dispatch()` does not close old database connections before each message:
   every ORM call here goes through `database_sync_to_async`, which does.
 - `http_request()` does not stop the consumer after the body is handled: an
@@ -37,8 +39,6 @@ logger = logging.getLogger(__name__)
 
 
 class McpConsumer(AsyncHttpConsumer):
-    channel_layer_alias = "mcpsite.no-layer-per-consumer"
-
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.received = 0
@@ -47,6 +47,16 @@ class McpConsumer(AsyncHttpConsumer):
         self.transport: StatefulTransport | StatelessTransport | None = None
         self.started = False
         self._held_headers: list[tuple[bytes, bytes]] | None = None  # a stream's, until its first bytes
+
+    async def __call__(self, scope, receive, send):
+        self.scope = scope
+        self.channel_layer = None
+        self.base_send = send
+        try:
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
 
     async def dispatch(self, message):
         handler = getattr(self, get_handler_name(message), None)
