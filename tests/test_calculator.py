@@ -331,6 +331,21 @@ async def test_subscribed_client_gets_history_updates_on_its_get_stream(calc_ser
     assert updated == ["calculator://history"]
 
 
+async def test_a_calculations_notifications_are_stored_in_its_commit_before_its_answer(calc_server):
+    """The Calculation row, resources/updated to the subscriber and resources/list_changed commit together (one
+    group-commit operation), so both notifications are stored the moment the call returns, ahead of its answer."""
+    async with Client(calc_server.url, mode="legacy") as client:
+        session_id = await sdk_session_id(client)
+        await client.subscribe_resource("calculator://history")
+        await client.call_tool("calculate", {"a": 20, "b": 22, "op": "add"})
+        events = calc_server.stored_events(session_id)
+    answer = next(
+        i for i, (_, kind, message) in enumerate(events) if kind == "response" and "42" in json.dumps(message)
+    )
+    before = [message.get("method") for stream, kind, message in events[:answer] if stream == "g" and message]
+    assert before[-2:] == ["notifications/resources/updated", "notifications/resources/list_changed"], events
+
+
 async def test_prompts(calc_server):
     async with Client(calc_server.url, mode="legacy") as client:
         names = [p.name for p in (await client.list_prompts()).prompts]

@@ -11,6 +11,7 @@ from .listeners import publish_change
 from .publish import append_and_publish
 
 NOTIFICATION = StreamEvent.Kind.NOTIFICATION
+LIST_CHANGED = "notifications/resources/list_changed"
 
 
 async def send_to_session(session_id: str, message: dict, *, kind: str = NOTIFICATION) -> StoredEvent:
@@ -41,25 +42,39 @@ async def tell_subscribers(
 ) -> int:
     """resources_updated, the subscribers already `found` (subscriptions.subscribers_now, one list per change),
     as a caller that looked them up in its own transaction has them."""
-    for uri, session_id in changes:
-        if session_id is None:
-            await publish_change("resource", uri)
+    await announce_global(changes)
+    events = change_events(changes, found, list_changed_for=list_changed_for)
+    if events:
+        await append_and_publish(events)
+    return len(events) - (list_changed_for is not None)
+
+
+def change_events(
+    changes: list[tuple[str, str | None]], found: list[list[str]], *, list_changed_for: str | None = None
+) -> list[NewEvent]:
+    """The GET-stream events that tell the subscribers `found` of `changes` (and `list_changed_for`, that its
+    resources/list changed): for append_and_publish, or for eventlog.store_in_commit in the change's own
+    transaction (then published with publish_stored)."""
     events = [
         NewEvent(target, GET_STREAM, NOTIFICATION, notification("notifications/resources/updated", {"uri": uri}))
         for (uri, _), targets in zip(changes, found, strict=True)
         for target in targets
     ]
     if list_changed_for is not None:
-        message = notification("notifications/resources/list_changed")
-        events.append(NewEvent(list_changed_for, GET_STREAM, NOTIFICATION, message))
-    if events:
-        await append_and_publish(events)
-    return len(events) - (list_changed_for is not None)
+        events.append(NewEvent(list_changed_for, GET_STREAM, NOTIFICATION, notification(LIST_CHANGED)))
+    return events
+
+
+async def announce_global(changes: list[tuple[str, str | None]]) -> None:
+    """Listen streams (2026-07-28) on every node hear of the changes that concern no one session."""
+    for uri, session_id in changes:
+        if session_id is None:
+            await publish_change("resource", uri)
 
 
 async def resource_list_changed(session_id: str) -> None:
     """The session's resources/list changed (per-session entries): tell its GET stream."""
-    await send_to_session(session_id, notification("notifications/resources/list_changed"))
+    await send_to_session(session_id, notification(LIST_CHANGED))
 
 
 async def tools_list_changed() -> None:

@@ -31,16 +31,19 @@ async def append_and_publish(events: list[NewEvent]) -> list[StoredEvent]:
     """
     lease.check()
     stored = await eventlog.append(events)
-    published = []
-    for new, event in zip(events, stored, strict=True):
-        if event is not None:
-            await hub.deliver(new.session_id, event.stream, event)
-            if relay.enabled:
-                # JSON text in the message: ids and values msgpack cannot carry (huge integers) cross intact.
-                body = dumps(event.message).decode() if event.message is not None else None
-                relay.send_to_stream_soon(EVENTS, new.session_id, event.stream, [[event.pk, event.kind, body]])
-            published.append(event)
-    return published
+    kept = [(new.session_id, event) for new, event in zip(events, stored, strict=True) if event is not None]
+    await publish_stored(kept)
+    return [event for _, event in kept]
+
+
+async def publish_stored(events: list[tuple[str, StoredEvent]]) -> None:
+    """Hand (session_id, event) pairs already stored and committed to every listener of their streams, in order."""
+    for session_id, event in events:
+        await hub.deliver(session_id, event.stream, event)
+        if relay.enabled:
+            # JSON text in the message: ids and values msgpack cannot carry (huge integers) cross intact.
+            body = dumps(event.message).decode() if event.message is not None else None
+            relay.send_to_stream_soon(EVENTS, session_id, event.stream, [[event.pk, event.kind, body]])
 
 
 async def deliver_from_other_node(message: dict[str, Any]) -> None:

@@ -105,6 +105,21 @@ async def _insert_async(
     return stored, results
 
 
+def store_in_commit(events: list[NewEvent]) -> list[tuple[str, StoredEvent]]:
+    """Inside a group-commit operation (`in_commit`): store GET-stream events in its transaction, so they
+    commit with the write that caused them (a tool's stored side effect and its notifications).
+
+    Only the GET stream: it never ends, so these need none of the batch's stream-end check. The caller
+    publishes the (session_id, event) pairs once the operation's outcome is back (the transaction has
+    committed): runtime.publish.publish_stored.
+    """
+    if any(e.stream != GET_STREAM for e in events):
+        raise ValueError("store_in_commit stores GET-stream events only")
+    pks = event_rows.insert([(e.session_id, e.stream, e.kind, e.message) for e in events])
+    transaction.on_commit(lambda: EVENTS_STORED.inc(len(pks)))
+    return [(e.session_id, StoredEvent(pk, e.stream, e.kind, e.message)) for e, pk in zip(events, pks, strict=True)]
+
+
 # What a producer hands the writer: events to store, or one operation to run in the batch's transaction.
 Work = list[NewEvent] | Callable[[], Any]
 Pending = tuple[Work, asyncio.Future]

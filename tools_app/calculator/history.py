@@ -13,9 +13,12 @@ from django.db.models import Count
 
 from sessions_app.models import McpSession
 from sessions_app.runtime import notifications
+from sessions_app.runtime.lease import lease
+from sessions_app.runtime.publish import publish_stored
 from sessions_app.runtime.tasks import TaskSet
 from sessions_app.store import eventlog, plain_insert, subscriptions
 from sessions_app.store.commit_ops import Bare
+from sessions_app.store.eventlog import StoredEvent
 
 from .arithmetic import plain
 from .models import Calculation
@@ -40,7 +43,9 @@ def _changes(session_id: str | None) -> list[tuple[str, str | None]]:
     return [(STATS_URI, None)] if session_id is None else [(HISTORY_URI, session_id), (STATS_URI, None)]
 
 
-def _record(session_id: str | None, entries: list[Entry], user_id: int | None) -> tuple[list[Calculation], list]:
+def _record(
+    session_id: str | None, entries: list[Entry], user_id: int | None, notify: bool
+) -> tuple[list[Calculation], list[tuple[str, StoredEvent]]]:
     rows = [
         Calculation(
             session_id=session_id,
@@ -53,34 +58,45 @@ def _record(session_id: str | None, entries: list[Entry], user_id: int | None) -
         for e in entries
     ]
     plain_insert.insert(rows)  # on every calculation's path: no query compiler
-    return rows, subscriptions.subscribers_now(_changes(session_id))
+    if not notify:
+        return rows, []
+    changes = _changes(session_id)
+    found = subscriptions.subscribers_now(changes)
+    events = notifications.change_events(changes, found, list_changed_for=session_id)
+    return rows, eventlog.store_in_commit(events)
 
 
 async def record(session_id: str | None, entries: list[Entry], *, user_id: int | None = None) -> list[Calculation]:
     """Store calculations (a stateless request's with no session) and who made them (None: /mcp is
-    open), then tell subscribers in the background.
+    open), with the notifications they cause, then publish those in the background.
 
-    The rows are committed in the event log's group commit (one transaction with what concurrent
-    requests store): stored before the tool's answer is. The subscribers are looked up in the same
-    operation, so the side effects cost no thread hop of their own.
+    One operation of the event log's group commit (one transaction with what concurrent requests
+    store): the rows, the subscriber lookup and the notifications' events (resources/updated to each
+    subscriber, resources/list_changed to the caller's session) commit together, before the tool's
+    answer is stored, and cost no thread hop or transaction of their own.
     """
     if not entries:
         return []
+    # A node whose lease lapsed stores no events (runtime.lease); the calculation itself is still the
+    # caller's to keep, and its answer is fenced where it is stored.
+    notify = not lease.lapsed()
     # Fresh keys and a read: nothing here can conflict, so no savepoint (commit_ops.Bare).
-    rows, found = await eventlog.in_commit(Bare(partial(_record, session_id, entries, user_id)))
-    _notifying.spawn(_notify(session_id, found))
+    rows, events = await eventlog.in_commit(Bare(partial(_record, session_id, entries, user_id, notify)))
+    if notify:
+        _notifying.spawn(_publish(session_id, events))
     return rows
 
 
 _notifying = TaskSet()
 
 
-async def _notify(session_id: str | None, found: list[list[str]]) -> None:
-    """The caller's tool call does not wait for every other session's subscriber to be told."""
+async def _publish(session_id: str | None, events: list[tuple[str, StoredEvent]]) -> None:
+    """The caller's tool call does not wait for its notifications to reach every stream."""
     try:
-        await notifications.tell_subscribers(_changes(session_id), found, list_changed_for=session_id)
+        await publish_stored(events)
+        await notifications.announce_global(_changes(session_id))
     except Exception as exc:  # stored already; a lost notification must not fail anything
-        logger.warning("notifying history subscribers of session %s failed: %s", session_id, exc)
+        logger.warning("publishing the notifications of session %s failed: %s", session_id, exc)
 
 
 def _recent(session_id: str | None, limit: int = HISTORY_LIMIT) -> list[dict]:
