@@ -1,4 +1,4 @@
-"""The group commit's operations hand GET-stream events to the batch's one INSERT (eventlog.store_in_commit):
+"""The group commit's operations hand GET-stream events to the batch's one INSERT (handover.store_in_commit):
 an operation's events are stored only if it succeeds, and come back with their ids once the batch is in."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import pytest
 from django.utils.timezone import now
 
 from sessions_app.models import McpSession, StreamEvent
-from sessions_app.store import eventlog
+from sessions_app.store import eventlog, handover
 from sessions_app.store.commit_ops import Bare
 from sessions_app.store.eventlog import NewEvent
 
@@ -27,7 +27,7 @@ def test_an_operations_events_join_the_batch_and_come_back_with_their_ids(sessio
     handed = []
     batch = [NewEvent(session_id, "r1", StreamEvent.Kind.PRIMING, None)]
     pks, results = eventlog._insert(
-        batch, [Bare(lambda: handed.append(eventlog.store_in_commit([note(session_id, 1)])))]
+        batch, [Bare(lambda: handed.append(handover.store_in_commit([note(session_id, 1)])))]
     )
     assert results == [(None, None)] and pks[0] is not None
     ((owner, event),) = handed[0]
@@ -37,11 +37,11 @@ def test_an_operations_events_join_the_batch_and_come_back_with_their_ids(sessio
 
 def test_a_failed_operations_events_are_rolled_back_with_it(session_id):
     def fails():
-        eventlog.store_in_commit([note(session_id, 2)])
+        handover.store_in_commit([note(session_id, 2)])
         raise ValueError("the operation's own failure")
 
     def succeeds():
-        return eventlog.store_in_commit([note(session_id, 3)])
+        return handover.store_in_commit([note(session_id, 3)])
 
     _, results = eventlog._insert([], [fails, succeeds])
     assert isinstance(results[0][0], ValueError)
@@ -52,8 +52,42 @@ def test_a_failed_operations_events_are_rolled_back_with_it(session_id):
 
 def test_store_in_commit_is_refused_outside_an_operation_and_for_request_streams(session_id):
     with pytest.raises(RuntimeError, match="inside a group-commit operation"):
-        eventlog.store_in_commit([note(session_id, 4)])
+        handover.store_in_commit([note(session_id, 4)])
     request_stream = NewEvent(session_id, "r2", StreamEvent.Kind.NOTIFICATION, None)
-    _, ((error, _),) = eventlog._insert([], [lambda: eventlog.store_in_commit([request_stream])])
+    _, ((error, _),) = eventlog._insert([], [lambda: handover.store_in_commit([request_stream])])
     assert isinstance(error, ValueError)
     assert not StreamEvent.objects.exists()
+
+
+def test_a_batchs_claims_and_releases_are_one_statement_each_and_a_release_runs_before_a_claim(session_id):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from sessions_app.models import RequestClaim
+    from sessions_app.store import claims
+    from sessions_app.store.commit_ops import Merged
+
+    def op(kind, request_id, node="n1"):
+        return Merged(kind, (session_id, claims.request_key(request_id), node))
+
+    with CaptureQueriesContext(connection) as queries:
+        _, results = eventlog._insert([], [op(claims.CLAIMS, 1), op(claims.CLAIMS, 2), op(claims.CLAIMS, 3)])
+    assert [outcome for _, outcome in results] == [True, True, True]
+    assert sum("INSERT" in q["sql"] for q in queries.captured_queries) == 1
+    # The same batch releases 1 and claims it again (submitted in that order or not): free, then taken.
+    # Claiming 2 again conflicts with this node's own claim, which it takes over (its local claims said free).
+    with CaptureQueriesContext(connection) as queries:
+        _, results = eventlog._insert([], [op(claims.CLAIMS, 1), op(claims.RELEASES, 1), op(claims.RELEASES, 3)])
+    assert [outcome for _, outcome in results] == [True, None, None]
+    assert sum(q["sql"].startswith("DELETE") for q in queries.captured_queries) == 1
+    assert sorted(RequestClaim.objects.values_list("request_key", flat=True)) == sorted(
+        claims.request_key(i) for i in (1, 2)
+    )
+    _, results = eventlog._insert([], [op(claims.CLAIMS, 2, node="n2")])  # n1 is no live node: taken over
+    assert results == [(None, True)]
+    assert RequestClaim.objects.get(request_key=claims.request_key(2)).node == "n2"
+    from sessions_app.models import NodeHeartbeat
+
+    NodeHeartbeat.objects.create(node_id="n1", last_seen=now())
+    _, results = eventlog._insert([], [op(claims.CLAIMS, 1, node="n3")])  # n1 is alive and holds 1
+    assert results == [(None, False)]

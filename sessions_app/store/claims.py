@@ -6,8 +6,9 @@ ready; those of a node whose lease lapsed are taken over.
 
 Claims and releases ride in the event log's group commit (eventlog.in_commit), with no
 savepoint (a conflict is caught in one the claim opens itself): no transaction or thread
-hop of their own. A release queued before a response's events is committed with them or
-before them, so the id is free cluster-wide by the time the client can read the answer.
+hop of their own. A batch's claims are one INSERT, its releases one DELETE (commit_ops.Merged).
+A release queued before a response's events is committed with them or before them, so the id
+is free cluster-wide by the time the client can read the answer.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from django.utils.timezone import now
 
 from ..models import NodeHeartbeat, RequestClaim
 from . import eventlog
-from .commit_ops import Bare
+from .commit_ops import Bare, Kind, Merged
 
 
 def request_key(request_id: Any) -> str:
@@ -50,40 +51,27 @@ def _insert(session_id: str, keys: list[str], node_id: str) -> None:
         cursor.execute(f"INSERT INTO {table} ({session}, {key}, {node}, {created}) VALUES {values}", params)
 
 
-def _insert_if_free(session_id: str, key: str, node_id: str) -> bool:
-    """One claim, inserted unless taken (ON CONFLICT DO NOTHING): a conflict raises nothing, so no savepoint."""
-    table, session, column, node, created = _columns()
-    stamp = connection.ops.adapt_datetimefield_value(now())
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} ({session}, {column}, {node}, {created}) VALUES (%s, %s, %s, %s)"
-            " ON CONFLICT DO NOTHING",
-            [session_id, key, node_id, stamp],
-        )
-        return cursor.rowcount == 1
-
-
 def _claim(session_id: str, request_ids: list[Any], node_id: str) -> bool:
-    """Insert the claims; on a conflict, take over this node's own leftovers and those of dead nodes, once.
+    """Insert the claims of a batch POST; on a conflict, take the leftovers over (_take_over).
 
     Whatever may conflict runs in a savepoint of its own, so the operation needs none (commit_ops.Bare).
     """
     keys = [request_key(rid) for rid in request_ids]
-    if len(keys) == 1:  # one request, the usual POST
-        if _insert_if_free(session_id, keys[0], node_id):
-            return True
-    else:
-        try:
-            with transaction.atomic():
-                _insert(session_id, keys, node_id)
-            return True
-        except IntegrityError:
-            pass
+    try:
+        with transaction.atomic():
+            _insert(session_id, keys, node_id)
+        return True
+    except IntegrityError:
+        return _take_over(session_id, keys, node_id)
+
+
+def _take_over(session_id: str, keys: list[str], node_id: str) -> bool:
+    """Claims that were taken: this node's own leftovers (its local claims said free) and those of dead nodes
+    go, once, and the claims are inserted; False if a live node holds one."""
     cutoff = datetime.now(UTC) - timedelta(seconds=settings.MCP_NODE_LEASE_SECONDS)
     others_alive = NodeHeartbeat.objects.filter(last_seen__gte=cutoff).exclude(node_id=node_id).values("node_id")
     try:
         with transaction.atomic():
-            # This node's own leftovers (its local claims said free) and those of dead nodes go.
             RequestClaim.objects.filter(session_id=session_id, request_key__in=keys).exclude(
                 node__in=others_alive
             ).delete()
@@ -93,23 +81,54 @@ def _claim(session_id: str, request_ids: list[Any], node_id: str) -> bool:
     return True
 
 
-def _release(session_id: str, request_id: Any, node_id: str) -> None:
+CHUNK = 200  # claims per statement: 4 parameters each, well inside SQLite's limit
+
+
+def _claim_each(claims: list[tuple[str, str, str]]) -> list[bool]:
+    """(session_id, key, node_id) claims of single POSTs, one INSERT ... ON CONFLICT DO NOTHING for all;
+    those taken go through _take_over one by one. A conflict raises nothing, so no savepoint."""
+    table, session, column, node, created = _columns()
+    stamp = connection.ops.adapt_datetimefield_value(now())
+    inserted: set[tuple[str, str]] = set()
+    with connection.cursor() as cursor:
+        for start in range(0, len(claims), CHUNK):
+            chunk = claims[start : start + CHUNK]
+            cursor.execute(
+                f"INSERT INTO {table} ({session}, {column}, {node}, {created})"
+                f" VALUES {', '.join(['(%s, %s, %s, %s)'] * len(chunk))}"
+                f" ON CONFLICT DO NOTHING RETURNING {session}, {column}",
+                [value for s, k, n in chunk for value in (s, k, n, stamp)],
+            )
+            inserted.update((s, k) for s, k in cursor.fetchall())
+    return [(s, k) in inserted or _take_over(s, [k], n) for s, k, n in claims]
+
+
+def _release_each(releases: list[tuple[str, str, str]]) -> list[None]:
+    """(session_id, key, node_id) claims to drop, one DELETE for all."""
     table, session, key, node, _ = _columns()
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"DELETE FROM {table} WHERE {session} = %s AND {key} = %s AND {node} = %s",
-            [session_id, request_key(request_id), node_id],
-        )
+        for start in range(0, len(releases), CHUNK):
+            chunk = releases[start : start + CHUNK]
+            match = " OR ".join([f"({session} = %s AND {key} = %s AND {node} = %s)"] * len(chunk))
+            cursor.execute(f"DELETE FROM {table} WHERE {match}", [value for item in chunk for value in item])
+    return [None] * len(releases)
+
+
+# A request id may be released and claimed again within one batch: releases run first.
+RELEASES = Kind("claims.release", 0, _release_each)
+CLAIMS = Kind("claims.claim", 1, _claim_each)
 
 
 async def aclaim(session_id: str, request_ids: list[Any], node_id: str) -> bool:
+    if len(request_ids) == 1:  # one request, the usual POST: merged with the batch's others
+        return await eventlog.in_commit(Merged(CLAIMS, (session_id, request_key(request_ids[0]), node_id)))
     return await eventlog.in_commit(Bare(partial(_claim, session_id, request_ids, node_id)))
 
 
 async def arelease(session_id: str, request_id: Any, node_id: str) -> None:
-    await eventlog.in_commit(Bare(partial(_release, session_id, request_id, node_id)))
+    await eventlog.in_commit(Merged(RELEASES, (session_id, request_key(request_id), node_id)))
 
 
 def release_before_next_commit(session_id: str, request_id: Any, node_id: str) -> asyncio.Future:
     """Queue the release without waiting: events appended after it commit with it or after it."""
-    return eventlog.in_commit_soon(Bare(partial(_release, session_id, request_id, node_id)))
+    return eventlog.in_commit_soon(Merged(RELEASES, (session_id, request_key(request_id), node_id)))

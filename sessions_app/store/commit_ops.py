@@ -1,8 +1,10 @@
-"""The operations a group commit runs before its events (eventlog.in_commit): each in a savepoint, or bare."""
+"""The operations a group commit runs before its events (eventlog.in_commit): each in a savepoint, bare, or
+merged with the batch's others of its kind (one statement for all of them)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
@@ -22,17 +24,51 @@ class Bare:
         return self.fn()
 
 
-def run(ops: list[Callable[[], Any]]) -> list[tuple[Exception | None, Any]]:
-    """Run each operation in a savepoint of the caller's transaction (a Bare one without): (None, its result)
-    or (what it raised, None); a failed operation's savepoint is rolled back and the batch goes on."""
-    results: list[tuple[Exception | None, Any]] = []
-    for op in ops:
+@dataclass(frozen=True, eq=False)
+class Kind:
+    """Operations that run together: `run_all(args)` returns one result per argument, in order (a claim
+    per request in one INSERT, say). Like Bare ones they need no savepoint: they cannot fail on the
+    data, and if they fail anyway the batch fails and each producer's work is committed apart.
+
+    Kinds run before the other operations, in `stage` order: a request id released and claimed again in
+    one batch is released first (a claim never follows its release in the same request).
+    """
+
+    name: str
+    stage: int
+    run_all: Callable[[list[Any]], list[Any]]
+
+
+class Merged:
+    __slots__ = ("kind", "arg")
+
+    def __init__(self, kind: Kind, arg: Any) -> None:
+        self.kind = kind
+        self.arg = arg
+
+
+def run(ops: list[Callable[[], Any] | Merged]) -> list[tuple[Exception | None, Any]]:
+    """Run the operations: merged ones kind by kind, then each other one in a savepoint of the caller's
+    transaction (a Bare one without), in order. Per operation: (None, its result) or (what it raised,
+    None); a failed operation's savepoint is rolled back and the batch goes on."""
+    results: list[tuple[Exception | None, Any] | None] = [None] * len(ops)
+    kinds: dict[Kind, list[int]] = {}
+    for index, op in enumerate(ops):
+        if isinstance(op, Merged):
+            kinds.setdefault(op.kind, []).append(index)
+    for kind in sorted(kinds, key=lambda k: k.stage):
+        indexes = kinds[kind]
+        for index, result in zip(indexes, kind.run_all([ops[i].arg for i in indexes]), strict=True):
+            results[index] = (None, result)
+    for index, op in enumerate(ops):
+        if isinstance(op, Merged):
+            continue
         if isinstance(op, Bare):
-            results.append((None, op()))
+            results[index] = (None, op())
             continue
         try:
             with transaction.atomic():
-                results.append((None, op()))
+                results[index] = (None, op())
         except Exception as exc:
-            results.append((exc, None))
+            results[index] = (exc, None)
     return results

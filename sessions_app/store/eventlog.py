@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +24,7 @@ from django.db import transaction
 from ..metrics import EVENTS_STORED
 from ..models import StreamEvent
 from ..wire.event_ids import GET_STREAM, format_event_id
-from . import commit_ops, event_rows
+from . import event_rows, handover
 from .outages import dependency_down
 
 logger = logging.getLogger(__name__)
@@ -66,26 +65,24 @@ def _new_streams(batch: list[NewEvent]) -> set[tuple[str, str]]:
 
 
 def _insert(batch: list[NewEvent], ops: list[Callable[[], Any]] = ()) -> tuple[list[int | None], list[Any]]:
-    """Store a batch in one transaction, after `ops` (each in a savepoint); events of a stream that has
-    ended are refused (None).
+    """Store a batch in one transaction, after `ops` (commit_ops.run: merged, bare or in a savepoint);
+    events of a stream that has ended are refused (None).
 
     Nothing may follow a stream's end (a late event of a node declared dead, say). The
     check runs in the inserting transaction, after locking the rows of the batch's
     sessions (PostgreSQL; SQLite's IMMEDIATE transactions hold the write lock anyway), so
     an end stored by another node cannot slip in between the check and the insert.
 
-    The events the operations hand over (store_in_commit) go into the batch's one INSERT too.
+    The events the operations hand over (handover.store_in_commit) go into the batch's one INSERT too.
     """
     checked = {(e.session_id, e.stream) for e in batch} - _new_streams(batch)
     ended: set[tuple[str, str]] = set()
-    handed: list[list[_Handed]] = []
     with transaction.atomic():
-        results = commit_ops.run([_collecting(op, handed) for op in ops])
+        results, extra = handover.run_collecting(ops)
         if checked:
             event_rows.lock_sessions(sorted({session for session, _ in checked}))
             ended = event_rows.ended(checked)
         kept = [e for e in batch if (e.session_id, e.stream) not in ended]
-        extra = [item for op_items in handed for item in op_items]
         rows = [(e.session_id, e.stream, e.kind, e.message) for e in [*kept, *(event for event, _ in extra)]]
         pks = event_rows.insert(rows)
     for session_id, stream in sorted(ended):
@@ -110,46 +107,6 @@ async def _insert_async(
     ]
     EVENTS_STORED.inc(sum(1 for event in stored if event is not None))
     return stored, results
-
-
-# An event an operation handed over (store_in_commit), and the list its stored form goes to.
-_Handed = tuple[NewEvent, list[tuple[str, StoredEvent]]]
-_handing = threading.local()  # .items: the running operation's handed events (the writer's thread)
-
-
-def _collecting(op: Callable[[], Any], handed: list[list[_Handed]]) -> Callable[[], Any]:
-    """`op`, keeping what it hands over in `handed` only if it succeeds (a failed one's savepoint is
-    rolled back, and its events must go with it)."""
-
-    def run() -> Any:
-        _handing.items = items = []
-        try:
-            result = op()
-        finally:
-            _handing.items = None
-        handed.append(items)
-        return result
-
-    return commit_ops.Bare(run) if isinstance(op, commit_ops.Bare) else run
-
-
-def store_in_commit(events: list[NewEvent]) -> list[tuple[str, StoredEvent]]:
-    """Inside a group-commit operation (`in_commit`): store GET-stream events in its transaction, so they
-    commit with the write that caused them (a tool's stored side effect and its notifications).
-
-    They go into the batch's one INSERT, after the operations. The list returned is empty until then:
-    it holds the (session_id, event) pairs once the operation's outcome is back (the transaction has
-    committed), for the caller to publish (runtime.publish.publish_stored). Only the GET stream: it
-    never ends, so these need none of the batch's stream-end check.
-    """
-    items = getattr(_handing, "items", None)
-    if items is None:
-        raise RuntimeError("store_in_commit runs inside a group-commit operation (eventlog.in_commit) only")
-    if any(e.stream != GET_STREAM for e in events):
-        raise ValueError("store_in_commit stores GET-stream events only")
-    out: list[tuple[str, StoredEvent]] = []
-    items.extend((event, out) for event in events)
-    return out
 
 
 # What a producer hands the writer: events to store, or one operation to run in the batch's transaction.

@@ -6,7 +6,6 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
 
 from channels.db import database_sync_to_async
 from django.db.models import Count
@@ -16,8 +15,8 @@ from sessions_app.runtime import notifications
 from sessions_app.runtime.lease import lease
 from sessions_app.runtime.publish import publish_stored
 from sessions_app.runtime.tasks import TaskSet
-from sessions_app.store import eventlog, plain_insert, subscriptions
-from sessions_app.store.commit_ops import Bare
+from sessions_app.store import eventlog, handover, plain_insert, subscriptions
+from sessions_app.store.commit_ops import Kind, Merged
 from sessions_app.store.eventlog import StoredEvent
 
 from .arithmetic import plain
@@ -43,27 +42,48 @@ def _changes(session_id: str | None) -> list[tuple[str, str | None]]:
     return [(STATS_URI, None)] if session_id is None else [(HISTORY_URI, session_id), (STATS_URI, None)]
 
 
-def _record(
-    session_id: str | None, entries: list[Entry], user_id: int | None, notify: bool
-) -> tuple[list[Calculation], list[tuple[str, StoredEvent]]]:
+@dataclass(frozen=True, slots=True)
+class _Recording:
+    session_id: str | None
+    entries: list[Entry]
+    user_id: int | None
+    notify: bool  # store the notifications it causes (not on a node whose lease lapsed)
+
+
+def _record_all(recordings: list[_Recording]) -> list[tuple[list[Calculation], list[tuple[str, StoredEvent]]]]:
+    """A batch's calculations: one INSERT for every row, one subscriber lookup for every change, and the
+    notifications they cause handed to the batch's event INSERT (eventlog.store_in_commit)."""
     rows = [
-        Calculation(
-            session_id=session_id,
-            user_id=user_id,
-            operation=e.operation,
-            inputs=[plain(x) for x in e.inputs],
-            result=e.result,
-            expression=e.expression,
-        )
-        for e in entries
+        [
+            Calculation(
+                session_id=r.session_id,
+                user_id=r.user_id,
+                operation=e.operation,
+                inputs=[plain(x) for x in e.inputs],
+                result=e.result,
+                expression=e.expression,
+            )
+            for e in r.entries
+        ]
+        for r in recordings
     ]
-    plain_insert.insert(rows)  # on every calculation's path: no query compiler
-    if not notify:
-        return rows, []
-    changes = _changes(session_id)
-    found = subscriptions.subscribers_now(changes)
-    events = notifications.change_events(changes, found, list_changed_for=session_id)
-    return rows, eventlog.store_in_commit(events)
+    plain_insert.insert([row for own in rows for row in own])  # on every calculation's path: no query compiler
+    changes = list(dict.fromkeys(change for r in recordings if r.notify for change in _changes(r.session_id)))
+    found = dict(zip(changes, subscriptions.subscribers_now(changes), strict=True)) if changes else {}
+    outcomes = []
+    for recording, own in zip(recordings, rows, strict=True):
+        events: list[tuple[str, StoredEvent]] = []
+        if recording.notify:
+            mine = _changes(recording.session_id)
+            notes = notifications.change_events(
+                mine, [found[change] for change in mine], list_changed_for=recording.session_id
+            )
+            events = handover.store_in_commit(notes)
+        outcomes.append((own, events))
+    return outcomes
+
+
+RECORDS = Kind("calculator.record", 2, _record_all)
 
 
 async def record(session_id: str | None, entries: list[Entry], *, user_id: int | None = None) -> list[Calculation]:
@@ -71,17 +91,18 @@ async def record(session_id: str | None, entries: list[Entry], *, user_id: int |
     open), with the notifications they cause, then publish those in the background.
 
     One operation of the event log's group commit (one transaction with what concurrent requests
-    store): the rows, the subscriber lookup and the notifications' events (resources/updated to each
-    subscriber, resources/list_changed to the caller's session) commit together, before the tool's
-    answer is stored, and cost no thread hop or transaction of their own.
+    store), merged with the batch's other calculations: the rows, the subscriber lookup and the
+    notifications' events (resources/updated to each subscriber, resources/list_changed to the
+    caller's session) commit together, before the tool's answer is stored, and cost no thread hop,
+    transaction or statement of their own.
     """
     if not entries:
         return []
     # A node whose lease lapsed stores no events (runtime.lease); the calculation itself is still the
     # caller's to keep, and its answer is fenced where it is stored.
     notify = not lease.lapsed()
-    # Fresh keys and a read: nothing here can conflict, so no savepoint (commit_ops.Bare).
-    rows, events = await eventlog.in_commit(Bare(partial(_record, session_id, entries, user_id, notify)))
+    # Fresh keys and a read: nothing here can conflict (commit_ops.Merged needs no savepoint).
+    rows, events = await eventlog.in_commit(Merged(RECORDS, _Recording(session_id, entries, user_id, notify)))
     if notify:
         _notifying.spawn(_publish(session_id, events))
     return rows
