@@ -212,7 +212,9 @@ class RequestClaim(models.Model):
     node whose heartbeat lapsed is free again.
     """
 
-    session = models.ForeignKey(McpSession, on_delete=models.CASCADE, related_name="claims")
+    # No index of its own: one_claim_per_request_id leads with the session. With a second index on the
+    # session alone, PostgreSQL found a claim by the session and walked every dead claim of a busy one.
+    session = models.ForeignKey(McpSession, on_delete=models.CASCADE, related_name="claims", db_index=False)
     request_key = models.CharField(max_length=64)  # sha256 of the id as JSON (1 and "1" differ)
     node = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True)

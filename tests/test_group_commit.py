@@ -59,7 +59,7 @@ def test_store_in_commit_is_refused_outside_an_operation_and_for_request_streams
     assert not StreamEvent.objects.exists()
 
 
-def test_a_batchs_claims_and_releases_are_one_statement_each_and_a_release_runs_before_a_claim(session_id):
+def test_a_batchs_claims_and_releases_are_one_call_each_and_a_release_runs_before_a_claim(session_id):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -79,7 +79,7 @@ def test_a_batchs_claims_and_releases_are_one_statement_each_and_a_release_runs_
     with CaptureQueriesContext(connection) as queries:
         _, results = eventlog._insert([], [op(claims.CLAIMS, 1), op(claims.RELEASES, 1), op(claims.RELEASES, 3)])
     assert [outcome for _, outcome in results] == [True, None, None]
-    assert sum(q["sql"].startswith("DELETE") for q in queries.captured_queries) == 1
+    assert sum("DELETE" in q["sql"] for q in queries.captured_queries) == 1  # one executemany
     assert sorted(RequestClaim.objects.values_list("request_key", flat=True)) == sorted(
         claims.request_key(i) for i in (1, 2)
     )
