@@ -3,8 +3,9 @@
 The local-memory cache answers in microseconds, so it is called directly.
 Redis (django-redis is synchronous) is called from a worker thread: a slow or
 unreachable Redis then delays only the requests that need it. Which of the two
-is decided once, from the configured backend. The rate-limit counters, on every
-request's path, skip both: see store/counters.py.
+is decided once, from the configured backend. What every request asks (the
+rate-limit counters, the session lookup) skips the thread: store/counters.py in
+process memory, store/loop_redis.py from the event loop.
 """
 
 from __future__ import annotations
@@ -17,14 +18,14 @@ from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
 
-from . import counters
+from . import counters, loop_redis
 
 
 class AsyncCache:
     def __init__(self, alias: str = "default") -> None:
         self._alias = alias
         self._local = counters.LocalCounters()
-        self._redis: counters.RedisCounters | None = None
+        self._redis: loop_redis.LoopRedis | None = None
 
     @property
     def backend(self):
@@ -42,7 +43,10 @@ class AsyncCache:
         return fn(*args)
 
     async def aget(self, key: str) -> Any:
-        return await self.run(self.backend.get, key)
+        backend = self.backend
+        if counters.is_redis(backend):  # on every request's path (the session): from the loop, no thread hop
+            return await self._loop_redis().get(backend.make_key(key), backend.client.decode)
+        return await self.run(backend.get, key)
 
     async def aset(self, key: str, value: Any, timeout: float | None) -> None:
         await self.run(self.backend.set, key, value, timeout)
@@ -64,13 +68,13 @@ class AsyncCache:
             return self._local.count(keys, window)
         backend = self.backend
         if counters.is_redis(backend):
-            return await self._redis_counters().count([backend.make_key(key) for key in keys], window)
+            return await self._loop_redis().count([backend.make_key(key) for key in keys], window)
         return await self.run(self._count_all, keys, window)
 
-    def _redis_counters(self) -> counters.RedisCounters:
+    def _loop_redis(self) -> loop_redis.LoopRedis:
         if self._redis is None:
             config = settings.CACHES[self._alias]
-            self._redis = counters.RedisCounters(config["LOCATION"], config.get("OPTIONS", {}))
+            self._redis = loop_redis.LoopRedis(config["LOCATION"], config.get("OPTIONS", {}))
         return self._redis
 
     def _count_all(self, keys: list[str], window: int) -> list[int]:

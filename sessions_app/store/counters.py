@@ -1,17 +1,13 @@
-"""Fixed-window hit counters for the rate limiter: in process memory, or in Redis in one round trip from the loop.
+"""Fixed-window hit counters for the rate limiter kept in process memory (a per-process cache).
 
 A per-process cache (embedded mode) never shared its counts, so a dict does the same without the cache
-API's locking and pickling. Redis keeps the counts every node shares: per key a SET NX with the
-window's expiry and an INCR, in one MULTI/EXEC, so a counter exists with its expiry or not at all.
+API's locking and pickling. With Redis the counts every node shares are kept there: loop_redis.LoopRedis.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
-
-from redis.asyncio import Redis
 
 MAX_KEYS = 100_000  # beyond this the oldest counters go (as the cache would cull them), so memory stays bounded
 
@@ -44,38 +40,6 @@ class LocalCounters:
                 del self._counts[key]
 
 
-class RedisCounters:
-    """The counts in the cache's Redis, called from the event loop (redis.asyncio): no thread hop per request."""
-
-    def __init__(self, location: str | list[str], options: dict[str, Any]) -> None:
-        servers = location.split(",") if isinstance(location, str) else list(location)
-        self._url = servers[0]  # django-redis writes to the first server
-        self._timeouts = {
-            "socket_connect_timeout": options.get("SOCKET_CONNECT_TIMEOUT"),
-            "socket_timeout": options.get("SOCKET_TIMEOUT"),
-        }
-        self._clients: dict[asyncio.AbstractEventLoop, Redis] = {}
-
-    def _client(self) -> Redis:
-        """A client per event loop: its connections belong to the loop that opened them."""
-        loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
-            for stale in [other for other in self._clients if other.is_closed()]:
-                del self._clients[stale]
-            client = self._clients[loop] = Redis.from_url(self._url, **self._timeouts)
-        return client
-
-    async def count(self, names: list[str], window: int) -> list[int]:
-        """Per key (the cache's full key names) a SET NX with the expiry and an INCR: one round trip."""
-        async with self._client().pipeline(transaction=True) as pipe:
-            for name in names:
-                pipe.set(name, 0, ex=window + 1, nx=True)
-                pipe.incr(name)
-            results = await pipe.execute()
-        return [int(count) for count in results[1::2]]
-
-
 def is_redis(backend: Any) -> bool:
-    """django-redis's backend (its raw client is what the counters talk to)."""
+    """django-redis's backend (its Redis is what loop_redis talks to)."""
     return hasattr(getattr(backend, "client", None), "get_client")
