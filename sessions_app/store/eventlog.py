@@ -24,7 +24,7 @@ from django.db import transaction
 from ..metrics import EVENTS_STORED
 from ..models import StreamEvent
 from ..wire.event_ids import GET_STREAM, format_event_id
-from . import event_rows, handover
+from . import event_rows, handover, write_turns
 from .outages import dependency_down
 
 logger = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ def _insert(batch: list[NewEvent], ops: list[Callable[[], Any]] = ()) -> tuple[l
     """
     checked = {(e.session_id, e.stream) for e in batch} - _new_streams(batch)
     ended: set[tuple[str, str]] = set()
-    with transaction.atomic():
+    with write_turns.turn(), transaction.atomic():
         results, extra = handover.run_collecting(ops)
         if checked:
             event_rows.lock_sessions(sorted({session for session, _ in checked}))
