@@ -58,6 +58,11 @@ def test_a_turn_that_does_not_come_in_time_is_given_up_and_later_ones_still_work
     started = time.monotonic()
     assert turns.acquire(wait=0.3) is False
     assert time.monotonic() - started < 1.2
+    # While that turn has not come (the holder may be stopped), later commits do not wait for it again.
+    started = time.monotonic()
+    assert turns.acquire(wait=10) is False
+    assert time.monotonic() - started < 0.2
+    time.sleep(1.5)  # the holder lets go; the abandoned ticket is settled
     # The abandoned ticket keeps its place: once the holder lets go it is taken and given straight back,
     # and the next turn is this process's.
     assert turns.acquire(wait=10)

@@ -62,6 +62,7 @@ class Turns:
         self._tickets: queue.SimpleQueue[_Ticket] = queue.SimpleQueue()
         self._queued = 0  # tickets the turn taker has not settled: while any is, no one skips the queue
         self._queued_lock = threading.Lock()
+        self._stuck = False  # a wait timed out and its ticket is not settled: the holder is stopped
         threading.Thread(target=self._take_turns, name="mcp-sqlite-turns", daemon=True).start()
 
     def _take_turns(self) -> None:
@@ -72,10 +73,15 @@ class Turns:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
             with self._queued_lock:
                 self._queued -= 1
+                self._stuck = False
 
     def acquire(self, wait: float) -> bool:
-        """True once this process holds the turn; False if it did not come within `wait` seconds."""
+        """True once this process holds the turn; False if it did not come within `wait` seconds, or at once
+        while an earlier wait's turn has not come (its holder is stopped: commits go ahead without turns, as
+        SQLite alone would have them, instead of each waiting `wait` seconds)."""
         with self._queued_lock:
+            if self._stuck:
+                return False
             if not self._queued:  # no ticket in flight (an abandoned one still holds its place)
                 try:  # the usual case, no other process writing: no thread hop
                     fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -85,7 +91,12 @@ class Turns:
             self._queued += 1
         ticket = _Ticket()
         self._tickets.put(ticket)
-        return ticket.wait(wait)
+        if ticket.wait(wait):
+            return True
+        with self._queued_lock:
+            self._stuck = self._queued > 0  # unless the taker settled it meanwhile
+        logger.warning("no turn at the SQLite write lock within %.0f s; committing without turns until it comes", wait)
+        return False
 
     def release(self) -> None:
         fcntl.flock(self._fd, fcntl.LOCK_UN)
@@ -118,8 +129,6 @@ def turn(wait: float | None = None):
         return
     wait = float(connection.settings_dict.get("OPTIONS", {}).get("timeout", 20)) if wait is None else wait
     held = turns.acquire(wait)
-    if not held:
-        logger.warning("no turn at the SQLite write lock within %.0f s; committing without one", wait)
     try:
         yield
     finally:
