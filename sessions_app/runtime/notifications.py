@@ -53,7 +53,7 @@ def change_events(
     changes: list[tuple[str, str | None]], found: list[list[str]], *, list_changed_for: str | None = None
 ) -> list[NewEvent]:
     """The GET-stream events that tell the subscribers `found` of `changes` (and `list_changed_for`, that its
-    resources/list changed): for append_and_publish, or for eventlog.store_in_commit in the change's own
+    resources/list changed): for append_and_publish, or for handover.store_in_commit in the change's own
     transaction (then published with publish_stored)."""
     events = [
         NewEvent(target, GET_STREAM, NOTIFICATION, notification("notifications/resources/updated", {"uri": uri}))

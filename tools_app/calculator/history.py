@@ -52,7 +52,7 @@ class _Recording:
 
 def _record_all(recordings: list[_Recording]) -> list[tuple[list[Calculation], list[tuple[str, StoredEvent]]]]:
     """A batch's calculations: one INSERT for every row, one subscriber lookup for every change, and the
-    notifications they cause handed to the batch's event INSERT (eventlog.store_in_commit)."""
+    notifications they cause handed to the batch's event INSERT (handover.store_in_commit)."""
     rows = [
         [
             Calculation(
