@@ -34,14 +34,6 @@ async def resources_updated(changes: list[tuple[str, str | None]], *, list_chang
     `list_changed_for`: that session's resources/list changed too (resource_list_changed, in the same append).
     """
     found = await subscriptions.subscribers(changes)
-    return await tell_subscribers(changes, found, list_changed_for=list_changed_for)
-
-
-async def tell_subscribers(
-    changes: list[tuple[str, str | None]], found: list[list[str]], *, list_changed_for: str | None = None
-) -> int:
-    """resources_updated, the subscribers already `found` (subscriptions.subscribers_now, one list per change),
-    as a caller that looked them up in its own transaction has them."""
     await announce_global(changes)
     events = change_events(changes, found, list_changed_for=list_changed_for)
     if events:

@@ -90,7 +90,7 @@ def _insert(batch: list[NewEvent], ops: list[Callable[[], Any]] = ()) -> tuple[l
         logger.warning("refused %d event(s) of stream %s of session %s: it has ended", refused, stream, session_id)
     for (event, out), pk in zip(extra, pks[len(kept) :], strict=True):
         out.append((event.session_id, StoredEvent(pk, event.stream, event.kind, event.message)))
-    EVENTS_STORED.inc(len(extra))
+    EVENTS_STORED.inc(len(pks))
     stored = iter(pks)
     return [None if (e.session_id, e.stream) in ended else next(stored) for e in batch], results
 
@@ -105,7 +105,6 @@ async def _insert_async(
     stored = [
         None if pk is None else StoredEvent(pk, e.stream, e.kind, e.message) for e, pk in zip(batch, pks, strict=True)
     ]
-    EVENTS_STORED.inc(sum(1 for event in stored if event is not None))
     return stored, results
 
 

@@ -26,8 +26,8 @@ def _collecting(op: Callable[[], Any] | commit_ops.Merged, handed: list[list[Han
         return op
 
     def run() -> Any:
-        outer, _handing.items = _handing.items, []
-        items = _handing.items
+        items: list[Handed] = []
+        outer, _handing.items = _handing.items, items
         try:
             result = op()
         finally:
