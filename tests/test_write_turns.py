@@ -71,3 +71,21 @@ def test_a_turn_that_does_not_come_in_time_is_given_up_and_later_ones_still_work
     other = os.open(tmp_path / "db-writers", os.O_RDWR)
     fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # nothing left held
     os.close(other)
+
+
+def test_a_lock_file_that_cannot_be_opened_leaves_commits_to_sqlite_alone(tmp_path, caplog):
+    from django.db import connection
+
+    from sessions_app.store import write_turns
+
+    name = str(tmp_path / "missing-directory" / "db.sqlite3")
+    saved = connection.settings_dict["NAME"]
+    connection.settings_dict["NAME"] = name
+    try:
+        for _ in range(2):
+            with write_turns.turn(wait=1):
+                pass  # no exception: the commit goes ahead
+    finally:
+        connection.settings_dict["NAME"] = saved
+        write_turns._turns.pop(name, None)
+    assert sum("no write turns for" in record.getMessage() for record in caplog.records) == 1  # logged once

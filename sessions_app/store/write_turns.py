@@ -102,7 +102,7 @@ class Turns:
         fcntl.flock(self._fd, fcntl.LOCK_UN)
 
 
-_turns: dict[str, Turns] = {}
+_turns: dict[str, Turns | None] = {}  # None: its lock file could not be opened
 _turns_lock = threading.Lock()
 
 
@@ -114,10 +114,13 @@ def _for_this_database() -> Turns | None:
     if name == ":memory:" or "mode=memory" in name:
         return None
     with _turns_lock:
-        turns = _turns.get(name)
-        if turns is None:
-            turns = _turns[name] = Turns(f"{name}-writers")
-        return turns
+        if name not in _turns:
+            try:
+                _turns[name] = Turns(f"{name}-writers")
+            except OSError as exc:  # SQLite alone orders the writers then, as without turns
+                logger.warning("no write turns for %s: %s", name, exc)
+                _turns[name] = None
+        return _turns[name]
 
 
 @contextmanager
