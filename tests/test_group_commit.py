@@ -3,6 +3,8 @@ an operation's events are stored only if it succeeds, and come back with their i
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from django.utils.timezone import now
 
@@ -91,3 +93,29 @@ def test_a_batchs_claims_and_releases_are_one_call_each_and_a_release_runs_befor
     NodeHeartbeat.objects.create(node_id="n1", last_seen=now())
     _, results = eventlog._insert([], [op(claims.CLAIMS, 1, node="n3")])  # n1 is alive and holds 1
     assert results == [(None, False)]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_work_queued_by_tasks_woken_in_one_loop_pass_rides_one_batch():
+    """A request's release (queued by its task) and its response (stored by its stream's flusher, a task started
+    in the same pass) used to be two commits: the writer, woken by the first, took its batch before the second
+    task ran. It now lets the pass finish first."""
+    from asgiref.sync import sync_to_async
+
+    session = await sync_to_async(McpSession.objects.create)(
+        id="s2", protocol_version="2025-11-25", last_activity_at=now()
+    )
+    writer = eventlog._writer()
+    batches = []
+    commit = writer._commit
+
+    async def counting(taken):
+        batches.append(len(taken))
+        await commit(taken)
+
+    writer._commit = counting
+    released = eventlog.in_commit_soon(Bare(lambda: "released"))
+    stored = asyncio.create_task(eventlog.append([note(session.pk, 5)]))
+    (event,) = await stored
+    assert await released == "released" and event.pk is not None
+    assert batches == [2]

@@ -16,15 +16,17 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.db import transaction
 
 from ..metrics import EVENTS_STORED
 from ..models import StreamEvent
 from ..wire.event_ids import GET_STREAM, format_event_id
-from . import event_rows, handover, write_turns
+from . import event_rows, handover, held_connection, write_turns
 from .outages import dependency_down
 
 logger = logging.getLogger(__name__)
@@ -95,7 +97,8 @@ def _insert(batch: list[NewEvent], ops: list[Callable[[], Any]] = ()) -> tuple[l
     return [None if (e.session_id, e.stream) in ended else next(stored) for e in batch], results
 
 
-_insert_in_thread = database_sync_to_async(_insert)
+# On the thread of database_sync_to_async, but on a connection held from batch to batch (held_connection).
+_insert_in_thread = sync_to_async(partial(held_connection.run_held, _insert), thread_sensitive=True)
 
 
 async def _insert_async(
@@ -150,6 +153,9 @@ class EventWriter:
     async def _run(self) -> None:
         while True:
             await self._wakeup.wait()
+            # One loop pass first: what else this pass queues rides the same batch (a request's release
+            # and its response, queued by two tasks woken together, in one commit rather than two).
+            await asyncio.sleep(0)
             self._wakeup.clear()
             while self._pending:
                 await self._commit(self._take_batch())
