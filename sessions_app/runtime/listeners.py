@@ -55,9 +55,10 @@ listeners = ListenRegistry()
 
 
 async def publish_change(kind: str, uri: str | None = None) -> None:
-    """A change every listen stream that asked for it must hear, on every node."""
+    """A change every listen stream that asked for it must hear, on every node (the others' by the relay's
+    sender, which tells changes queued again before it went once)."""
     await listeners.fan_out(kind, uri)
-    await relay.broadcast({"type": LISTEN_CHANGE, "kind": kind, "uri": uri})
+    relay.signal_soon({"type": LISTEN_CHANGE, "kind": kind, "uri": uri})
 
 
 async def on_listen_change(message: dict[str, Any]) -> None:

@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..models import StreamEvent
 from ..store import eventlog
 from ..store.eventlog import NewEvent, StoredEvent
+from ..wire.event_ids import GET_STREAM
 from ..wire.jsonrpc import dumps
 from .hub import Hub
 from .lease import lease
@@ -37,10 +39,21 @@ async def append_and_publish(events: list[NewEvent]) -> list[StoredEvent]:
 
 
 async def publish_stored(events: list[tuple[str, StoredEvent]]) -> None:
-    """Hand (session_id, event) pairs already stored and committed to every listener of their streams, in order."""
+    """Hand (session_id, event) pairs already stored and committed to every listener of their streams, in order.
+
+    Other nodes do not hear of a request stream's first events, those stored with its priming row: no one
+    can hold that stream open elsewhere yet (its id reaches the client only in these events, which are
+    committed before they are written), and a resume anywhere reads them from the database. A request
+    answered at once costs no Redis message at all.
+    """
+    unknown_elsewhere = {
+        (session_id, event.stream)
+        for session_id, event in events
+        if event.kind == StreamEvent.Kind.PRIMING and event.stream != GET_STREAM
+    }
     for session_id, event in events:
         await hub.deliver(session_id, event.stream, event)
-        if relay.enabled:
+        if relay.enabled and (session_id, event.stream) not in unknown_elsewhere:
             # JSON text in the message: ids and values msgpack cannot carry (huge integers) cross intact.
             body = dumps(event.message).decode() if event.message is not None else None
             relay.send_to_stream_soon(EVENTS, session_id, event.stream, [[event.pk, event.kind, body]])

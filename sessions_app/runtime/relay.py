@@ -12,12 +12,16 @@ is at-most-once: the database is the truth, and replay covers any gap.
 
 Stream messages (stored events) go out from one sender task, in order, so the
 node that stored them never waits on Redis; what queued for a stream while the
-previous send was under way goes in one message.
+previous send was under way goes in one message. Change signals (a listen
+stream's "this changed") go out from the same task, and one queued twice
+before it went is sent once: a busy node tells a change per Redis round trip,
+not per calculation.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -51,6 +55,7 @@ class Relay:
         self._tasks = TaskSet()
         self._queued: dict[StreamKey, list[Any]] = {}
         self._queued_count = 0
+        self._signals: dict[str, dict[str, Any]] = {}  # broadcasts waiting for the sender, by their JSON
         self._sender: asyncio.Task | None = None
         self._log_dropped = LogEvery(logger)
 
@@ -69,11 +74,24 @@ class Relay:
             return
         self._queued.setdefault((message_type, session_id, stream), []).extend(items)
         self._queued_count += len(items)
+        self._wake_sender()
+
+    def signal_soon(self, message: dict[str, Any]) -> None:
+        """broadcast() by the sender task, for messages that say "this changed" (JSON-able): one equal to a
+        message still waiting to go is not queued again, since that one tells the change as well."""
+        if self.enabled:
+            self._signals.setdefault(json.dumps(message, sort_keys=True), message)
+            self._wake_sender()
+
+    def _wake_sender(self) -> None:
         if self._sender is None or self._sender.done():
             self._sender = self._tasks.spawn(self._send_queued())
 
     async def _send_queued(self) -> None:
-        while self._queued:
+        while self._queued or self._signals:
+            signals, self._signals = list(self._signals.values()), {}
+            for message in signals:
+                await self._group_send(NODES_GROUP, message)
             queued, self._queued, self._queued_count = self._queued, {}, 0
             for (message_type, session_id, stream), items in queued.items():
                 group = stream_group(session_id, stream)
@@ -132,7 +150,7 @@ class Relay:
         """A new event loop (a process serves from one; tests may start several): forget the old channel."""
         self._channel = None
         self._groups = set()
-        self._queued, self._queued_count, self._sender = {}, 0, None
+        self._queued, self._queued_count, self._sender, self._signals = {}, 0, None, {}
 
     async def listen(self) -> None:
         """Receive and handle messages for as long as the node lives, resubscribing after failures."""
