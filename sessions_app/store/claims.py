@@ -109,8 +109,12 @@ def _release_each(releases: list[tuple[str, str, str]]) -> list[None]:
     claim of a busy session (18 ms after 50,000 requests), where each of these is found by (session, key)
     (tests/test_query_plans_postgres.py)."""
     table, session, key, node, _ = _columns()
+    statement = f"DELETE FROM {table} WHERE {session} = %s AND {key} = %s AND {node} = %s"
     with connection.cursor() as cursor:
-        cursor.executemany(f"DELETE FROM {table} WHERE {session} = %s AND {key} = %s AND {node} = %s", releases)
+        if len(releases) == 1:  # psycopg's executemany sets up a pipeline, which costs more than one statement
+            cursor.execute(statement, releases[0])
+        else:
+            cursor.executemany(statement, releases)
     return [None] * len(releases)
 
 
