@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import sqlite3
 
 import anyio
 import mcp_types as types
@@ -332,18 +333,53 @@ async def test_subscribed_client_gets_history_updates_on_its_get_stream(calc_ser
 
 
 async def test_a_calculations_notifications_are_stored_in_its_commit_before_its_answer(calc_server):
-    """The Calculation row, resources/updated to the subscriber and resources/list_changed commit together (one
-    group-commit operation), so both notifications are stored the moment the call returns, ahead of its answer."""
+    """The Calculation row, resources/updated to the subscriber and resources/list_changed commit together, in
+    the answer's transaction (store.answer_writes), so both notifications are stored with it, ahead of it."""
     async with Client(calc_server.url, mode="legacy") as client:
         session_id = await sdk_session_id(client)
         await client.subscribe_resource("calculator://history")
         await client.call_tool("calculate", {"a": 20, "b": 22, "op": "add"})
         events = calc_server.stored_events(session_id)
     answer = next(
-        i for i, (_, kind, message) in enumerate(events) if kind == "response" and "42" in json.dumps(message)
+        i
+        for i, (_, kind, message) in enumerate(events)
+        if kind == "response" and "20 add 22 = 42" in json.dumps(message)
     )
     before = [message.get("method") for stream, kind, message in events[:answer] if stream == "g" and message]
     assert before[-2:] == ["notifications/resources/updated", "notifications/resources/list_changed"], events
+
+
+async def test_a_calculation_and_its_answer_are_stored_together_or_not_at_all(calc_server):
+    """The Calculation row commits in its answer's transaction (store.answer_writes). When the row cannot be
+    stored (here a trigger refuses it), no successful answer is stored or sent: the client gets an error,
+    and the stream's stored answer is that error. The next call, with the row allowed, works."""
+    database = calc_server.database_url.removeprefix("sqlite:///")
+    refuse = (
+        "CREATE TRIGGER refuse_calculations BEFORE INSERT ON tools_app_calculation"
+        " BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+    )
+    async with Client(calc_server.url, mode="legacy") as client:
+        session_id = await sdk_session_id(client)
+        with sqlite3.connect(database) as db:
+            db.execute(refuse)
+        try:
+            with pytest.raises(Exception) as refused:
+                await client.call_tool("calculate", {"a": 40, "b": 2, "op": "add"})
+        finally:
+            with sqlite3.connect(database) as db:
+                db.execute("DROP TRIGGER refuse_calculations")
+        assert "Internal error: the response could not be stored" in str(refused.value)
+        after = await client.call_tool("calculate", {"a": 40, "b": 3, "op": "add"})
+        assert after.content[0].text == "40 add 3 = 43"
+    answers = [message for _, kind, message in calc_server.stored_events(session_id) if kind == "response"]
+    assert not any("40 add 2" in json.dumps(message) for message in answers), answers
+    assert any(message.get("error", {}).get("code") == -32603 for message in answers), answers
+    with sqlite3.connect(database) as db:
+        stored = [
+            row[0]
+            for row in db.execute("SELECT expression FROM tools_app_calculation WHERE session_id = ?", (session_id,))
+        ]
+    assert stored == ["40 add 3 = 43"]
 
 
 async def test_prompts(calc_server):

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 
-from ..store import claims
+from ..store import answer_writes, claims
 from ..wire.jsonrpc import REQUEST_LOST, error_message
 from .backoff import retry_while_down
 from .context import RequestContext
@@ -101,17 +101,21 @@ class InflightRequests:
 
     async def _run(self, ctx: RequestContext, key: Key, stream: str | None) -> None:
         entry = self._running[key]
+        # A stored answer takes the method's stored side effects into its commit (store.answer_writes).
+        deferring = ctx.replies.stores_response and ctx.session.id is not None
+        writes = answer_writes.begin() if deferring else None
         try:
             try:
                 response = await self._call(entry)
             except asyncio.CancelledError:
                 if entry.fenced:
+                    answer_writes.lose(writes.take() if writes else [], NodeFenced("the node's lease lapsed"))
                     await self._release_claim(ctx, wait=True)
                     await ctx.replies.abandon(error_message(ctx.request_id, REQUEST_LOST, LOST_TEXT))
                     return
                 response = self._answer_to_cancellation(entry, ctx)
             await self._release_claim(ctx)
-            await self._finish(ctx, response)
+            await self._finish(ctx, response, writes.take() if writes else [])
         finally:
             self._forget(key, ctx.session.id, stream)
 
@@ -156,10 +160,14 @@ class InflightRequests:
         logger.info("request %s in session %s cancelled", ctx.request_id, ctx.session.id)
         return None
 
-    async def _finish(self, ctx: RequestContext, response: dict[str, Any] | None) -> None:
-        """Store the response; while the database is down, keep trying (the request stays in flight)."""
+    async def _finish(
+        self, ctx: RequestContext, response: dict[str, Any] | None, writes: list[answer_writes.Deferred]
+    ) -> None:
+        """Store the response with `writes`; while the database is down, keep trying (the request stays in flight)."""
         try:
-            await retry_while_down(lambda: ctx.replies.finish(response), f"storing the response to {ctx.request_id}")
+            await retry_while_down(
+                lambda: ctx.replies.finish(response, writes), f"storing the response to {ctx.request_id}"
+            )
         except NodeFenced:
             logger.warning("response to %s in session %s dropped: this node is fenced", ctx.request_id, ctx.session.id)
         except Exception:

@@ -8,10 +8,12 @@ goes to this process's hub directly and to other nodes through the relay
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from ..models import StreamEvent
 from ..store import eventlog
+from ..store.answer_writes import Deferred
 from ..store.eventlog import NewEvent, StoredEvent
 from ..wire.event_ids import GET_STREAM
 from ..wire.jsonrpc import dumps
@@ -19,20 +21,30 @@ from .hub import Hub
 from .lease import lease
 from .relay import relay
 
+logger = logging.getLogger(__name__)
+
 EVENTS = "mcp.events"  # {"session", "stream", "items": [[pk, kind, message as JSON text or None], ...]}
 EVENT = "mcp.event"  # one event, as nodes before mcp.events sent it (a rolling deploy mixes both)
 
 hub = Hub(on_first_remote=relay.join, on_last_remote=relay.leave)
 
 
-async def append_and_publish(events: list[NewEvent]) -> list[StoredEvent]:
+async def append_and_publish(events: list[NewEvent], writes: list[Deferred] = ()) -> list[StoredEvent]:
     """Store events (one transaction), then publish each in order; the stored ones come back with their ids.
+
+    `writes`: what the events report (a tool's stored side effects, deferred to its answer), committed in
+    the same transaction; each one's `after` runs before the events are published.
 
     Events of a stream that has ended are refused by the event log and left out. A node
     whose lease lapsed stores nothing (NodeFenced) until it holds its lease again.
     """
     lease.check()
-    stored = await eventlog.append(events)
+    stored, results = await eventlog.append_with(events, [write.op for write in writes])
+    for write, result in zip(writes, results, strict=True):
+        try:
+            await write.after(result)
+        except Exception:  # committed with the events: they go out whatever becomes of its follow-up
+            logger.exception("the follow-up of a write stored with its answer failed")
     kept = [(new.session_id, event) for new, event in zip(events, stored, strict=True) if event is not None]
     await publish_stored(kept)
     return [event for _, event in kept]

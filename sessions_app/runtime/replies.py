@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from django.conf import settings
 
 from ..models import StreamEvent
+from ..store.answer_writes import Deferred, lose
 from ..store.eventlog import NewEvent
 from ..wire.event_ids import GET_STREAM
 from ..wire.jsonrpc import INTERNAL_ERROR, REQUEST_CANCELLED, error_message
@@ -45,7 +46,8 @@ class Replies(Protocol):
     async def request(self, message: dict[str, Any]) -> None:
         """A server-to-client request related to this POST's request(s): stored, then written."""
 
-    async def finish(self, response: dict[str, Any] | None) -> None: ...
+    async def finish(self, response: dict[str, Any] | None, writes: list[Deferred] = ()) -> None:
+        """Send one request's response; `writes` (its method's deferred writes) commit with it."""
 
     async def abandon(self, response: dict[str, Any]) -> None:
         """The node fenced itself: store nothing more; `response` is for a client waiting on this HTTP exchange."""
@@ -76,6 +78,7 @@ class SseReplies:
         self.events = 0
         self._primed = False
         self._outbox: list[Outgoing] = []
+        self._writes: list[Deferred] = []  # what the responses in the outbox report: stored with them
         self._flusher: asyncio.Task | None = None
         self._drained = asyncio.Event()
         self._drained.set()
@@ -94,8 +97,10 @@ class SseReplies:
         self._outbox.append((Kind.REQUEST, message))
         self._ensure_flusher()
 
-    async def finish(self, response: dict[str, Any] | None) -> None:
-        """Send one request's response (None: it was cancelled and gets none); returns once stored."""
+    async def finish(self, response: dict[str, Any] | None, writes: list[Deferred] = ()) -> None:
+        """Send one request's response (None: it was cancelled and gets none); returns once stored, in one
+        transaction with `writes`."""
+        self._writes.extend(writes)
         self._remaining -= 1
         last = self._remaining <= 0
         if response is not None:
@@ -117,6 +122,7 @@ class SseReplies:
             logger.warning("stream %s of session %s: nothing more is stored (%s)", self.stream, self.session_id, exc)
         self._failure = self._failure or exc
         self._outbox = []
+        self._lose_writes(exc)
         self._priming_timer.cancel()
         await self._output.close(retry_ms=settings.MCP_SSE_RETRY_MS)
 
@@ -152,25 +158,35 @@ class SseReplies:
         try:
             while self._outbox or not self._primed:
                 taken, self._outbox = self._outbox, []
+                writes, self._writes = self._writes, []
                 what = f"storing events of stream {self.stream}"
-                await retry_while_down(lambda batch=taken: self._store(batch), what)
+                try:
+                    await retry_while_down(lambda batch=taken, with_=writes: self._store(batch, with_), what)
+                except BaseException:
+                    self._writes = writes + self._writes  # not stored: they go (or are lost) with the rest
+                    raise
                 taken = []
         except NodeFenced as exc:
             await self._fence(exc)
         except Exception as exc:
             logger.error("storing events of stream %s (session %s) failed: %s", self.stream, self.session_id, exc)
+            self._lose_writes(exc)  # the answers that report them become errors
             await self._store_fallback(taken + self._outbox)
         finally:
             self._drained.set()
 
-    async def _store(self, taken: list[Outgoing]) -> None:
+    def _lose_writes(self, exc: BaseException) -> None:
+        writes, self._writes = self._writes, []
+        lose(writes, exc)
+
+    async def _store(self, taken: list[Outgoing], writes: list[Deferred] = ()) -> None:
         batch = [NewEvent(self.session_id, self.stream, kind, message) for kind, message in taken]
         if not self._primed:
             # Stored for every client (it names the requests, so a resume can tell what was
             # lost); the output writes it only to clients on revisions that expect it.
             meta = {"requests": self.request_ids, "node": settings.MCP_NODE_ID}
             batch.insert(0, NewEvent(self.session_id, self.stream, Kind.PRIMING, meta))
-        await append_and_publish(batch)
+        await append_and_publish(batch, writes)
         self._primed = True
 
     async def _store_fallback(self, lost: list[Outgoing]) -> None:
@@ -220,7 +236,9 @@ class JsonReplies:
     async def close_stream(self, retry_ms: int) -> bool:
         return False  # one JSON body: there is no stream to close early
 
-    async def finish(self, response: dict[str, Any] | None) -> None:
+    async def finish(self, response: dict[str, Any] | None, writes: list[Deferred] = ()) -> None:
+        if writes:  # nothing of this answer is stored, so they commit on their own, before it goes
+            await append_and_publish([], writes)
         if response is None and not self.batch:
             response = error_message(self.request_ids[0], REQUEST_CANCELLED, "Request cancelled")
         if response is not None:

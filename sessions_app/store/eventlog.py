@@ -6,8 +6,9 @@ per event loop collects what every stream appends while the previous batch is
 being committed and stores the lot in one transaction (group commit).
 
 The same transaction carries the requests' other writes (`in_commit`: a
-request id's claim and release, a tool's stored side effects), each in a
-savepoint of its own, so a request costs no transaction or thread hop of its own.
+request id's claim and release; `append_with`: a tool's stored side effects,
+with its answer), each in a savepoint of its own unless it needs none, so a
+request costs no transaction or thread hop of its own.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from ..metrics import EVENTS_STORED
 from ..models import StreamEvent
 from ..wire.event_ids import GET_STREAM, format_event_id
 from . import event_rows, handover, held_connection, write_turns
+from .commit_ops import Bare, Merged
+from .commit_work import Pending, WithWrites, Work, events_of, ops_of, settle, work_size
 from .outages import dependency_down
 
 logger = logging.getLogger(__name__)
@@ -75,7 +78,8 @@ def _insert(batch: list[NewEvent], ops: list[Callable[[], Any]] = ()) -> tuple[l
     sessions (PostgreSQL; SQLite's IMMEDIATE transactions hold the write lock anyway), so
     an end stored by another node cannot slip in between the check and the insert.
 
-    The events the operations hand over (handover.store_in_commit) go into the batch's one INSERT too.
+    The events the operations hand over (handover.store_in_commit) go into the batch's one INSERT too,
+    ahead of the batch's own (an answer stored with the write that caused them comes after them).
     """
     checked = {(e.session_id, e.stream) for e in batch} - _new_streams(batch)
     ended: set[tuple[str, str]] = set()
@@ -85,15 +89,15 @@ def _insert(batch: list[NewEvent], ops: list[Callable[[], Any]] = ()) -> tuple[l
             event_rows.lock_sessions(sorted({session for session, _ in checked}))
             ended = event_rows.ended(checked)
         kept = [e for e in batch if (e.session_id, e.stream) not in ended]
-        rows = [(e.session_id, e.stream, e.kind, e.message) for e in [*kept, *(event for event, _ in extra)]]
+        rows = [(e.session_id, e.stream, e.kind, e.message) for e in [*(event for event, _ in extra), *kept]]
         pks = event_rows.insert(rows)
     for session_id, stream in sorted(ended):
         refused = sum(1 for e in batch if (e.session_id, e.stream) == (session_id, stream))
         logger.warning("refused %d event(s) of stream %s of session %s: it has ended", refused, stream, session_id)
-    for (event, out), pk in zip(extra, pks[len(kept) :], strict=True):
+    for (event, out), pk in zip(extra, pks[: len(extra)], strict=True):
         out.append((event.session_id, StoredEvent(pk, event.stream, event.kind, event.message)))
     EVENTS_STORED.inc(len(pks))
-    stored = iter(pks)
+    stored = iter(pks[len(extra) :])
     return [None if (e.session_id, e.stream) in ended else next(stored) for e in batch], results
 
 
@@ -109,11 +113,6 @@ async def _insert_async(
         None if pk is None else StoredEvent(pk, e.stream, e.kind, e.message) for e, pk in zip(batch, pks, strict=True)
     ]
     return stored, results
-
-
-# What a producer hands the writer: events to store, or one operation to run in the batch's transaction.
-Work = list[NewEvent] | Callable[[], Any]
-Pending = tuple[Work, asyncio.Future]
 
 
 class EventWriter:
@@ -144,10 +143,10 @@ class EventWriter:
     def _take_batch(self) -> list[Pending]:
         taken: list[Pending] = []
         size = 0
-        while self._pending and (not taken or size + _size(self._pending[0][0]) <= MAX_BATCH):
+        while self._pending and (not taken or size + work_size(self._pending[0][0]) <= MAX_BATCH):
             item = self._pending.pop(0)
             taken.append(item)
-            size += _size(item[0])
+            size += work_size(item[0])
         return taken
 
     async def _run(self) -> None:
@@ -161,8 +160,8 @@ class EventWriter:
                 await self._commit(self._take_batch())
 
     async def _commit(self, taken: list[Pending]) -> None:
-        flat = [event for work, _ in taken if isinstance(work, list) for event in work]
-        ops = [work for work, _ in taken if not isinstance(work, list)]
+        flat = [event for work, _ in taken for event in events_of(work)]
+        ops = [op for work, _ in taken for op in ops_of(work)]
         try:
             stored, results = await _insert_async(flat, ops)
         except Exception as exc:  # a failed batch fails its producers, not the writer
@@ -176,29 +175,7 @@ class EventWriter:
                 if not future.done():
                     future.set_exception(exc)
             return
-        _settle(taken, stored, results)
-
-
-def _settle(taken: list[Pending], stored: list[StoredEvent | None], results: list[Any]) -> None:
-    """Each producer's outcome: its stored events, or its operation's result (or exception)."""
-    offset = 0
-    outcomes = iter(results)
-    for work, future in taken:
-        if isinstance(work, list):
-            error, outcome = None, stored[offset : offset + len(work)]
-            offset += len(work)
-        else:
-            error, outcome = next(outcomes)
-        if future.done():
-            continue
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(outcome)
-
-
-def _size(work: Work) -> int:
-    return len(work) if isinstance(work, list) else 1
+        settle(taken, stored, results)
 
 
 _writers: dict[asyncio.AbstractEventLoop, EventWriter] = {}
@@ -221,6 +198,16 @@ async def append(events: list[NewEvent]) -> list[StoredEvent | None]:
     An event of a stream that has already ended is refused: None in its place.
     """
     return await _writer().append(events)
+
+
+async def append_with(events: list[NewEvent], ops: list[Merged | Bare]) -> tuple[list[StoredEvent | None], list[Any]]:
+    """append(events), in one transaction with `ops` (writes the events report, a tool's stored side
+    effects with its answer): the events and each operation's result. Nothing is stored if any fails."""
+    if not ops:
+        return await append(events), []
+    if not all(isinstance(op, Merged | Bare) for op in ops):
+        raise TypeError("writes stored with events must fail the whole commit if they fail (Merged or Bare)")
+    return await asyncio.shield(_writer().submit(WithWrites(events, ops)))
 
 
 async def in_commit(op: Callable[[], Any]) -> Any:

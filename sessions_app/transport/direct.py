@@ -80,8 +80,9 @@ class DirectReplies:
     async def request(self, message: dict[str, Any]) -> None:
         raise RuntimeError("2026-07-28 has no server-to-client requests: questions go in an input_required result")
 
-    async def finish(self, response: dict[str, Any] | None) -> None:
-        """The response; None (cancelled: the client closed the stream) sends nothing."""
+    async def finish(self, response: dict[str, Any] | None, writes: list = ()) -> None:
+        """The response; None (cancelled: the client closed the stream) sends nothing. `writes` is always
+        empty: nothing is deferred to an answer that is not stored (store.answer_writes)."""
         async with self._lock:
             if self.done:
                 return

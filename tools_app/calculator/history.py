@@ -6,6 +6,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
 from channels.db import database_sync_to_async
 from django.db.models import Count
@@ -15,7 +16,8 @@ from sessions_app.runtime import notifications
 from sessions_app.runtime.lease import lease
 from sessions_app.runtime.publish import publish_stored
 from sessions_app.runtime.tasks import TaskSet
-from sessions_app.store import eventlog, handover, plain_insert, subscriptions
+from sessions_app.store import answer_writes, eventlog, handover, plain_insert, subscriptions
+from sessions_app.store.answer_writes import Deferred
 from sessions_app.store.commit_ops import Kind, Merged
 from sessions_app.store.eventlog import StoredEvent
 
@@ -86,33 +88,51 @@ def _record_all(recordings: list[_Recording]) -> list[tuple[list[Calculation], l
 RECORDS = Kind("calculator.record", 2, _record_all)
 
 
-async def record(session_id: str | None, entries: list[Entry], *, user_id: int | None = None) -> list[Calculation]:
+async def record(session_id: str | None, entries: list[Entry], *, user_id: int | None = None) -> None:
     """Store calculations (a stateless request's with no session) and who made them (None: /mcp is
     open), with the notifications they cause, then publish those in the background.
 
-    One operation of the event log's group commit (one transaction with what concurrent requests
-    store), merged with the batch's other calculations: the rows, the subscriber lookup and the
-    notifications' events (resources/updated to each subscriber, resources/list_changed to the
-    caller's session) commit together, before the tool's answer is stored, and cost no thread hop,
+    In a request whose answer is stored (an SSE response), they are stored with that answer, in its
+    transaction (store.answer_writes): the answer is never stored without them, nor they without it,
+    and the call costs no commit of its own. Elsewhere they are one operation of the event log's next
+    group commit, and stored when this returns.
+
+    Either way they are merged with the batch's other calculations: the rows, the subscriber lookup and
+    the notifications' events (resources/updated to each subscriber, resources/list_changed to the
+    caller's session) commit together, ahead of the answer's events, and cost no thread hop,
     transaction or statement of their own.
     """
     if not entries:
-        return []
+        return
     # A node whose lease lapsed stores no events (runtime.lease); the calculation itself is still the
     # caller's to keep, and its answer is fenced where it is stored.
     notify = not lease.lapsed()
     # Fresh keys and a read: nothing here can conflict (commit_ops.Merged needs no savepoint).
-    rows, events = await eventlog.in_commit(Merged(RECORDS, _Recording(session_id, entries, user_id, notify)))
-    if notify:
+    op = Merged(RECORDS, _Recording(session_id, entries, user_id, notify))
+    if notify and answer_writes.defer(
+        Deferred(op, partial(_stored_with_answer, session_id), partial(_lost, session_id))
+    ):
+        return
+    _, events = await eventlog.in_commit(op)
+    if notify:  # the tool call does not wait for its notifications to reach every stream
         _notifying.spawn(_publish(session_id, events))
-    return rows
+
+
+async def _stored_with_answer(session_id: str | None, outcome: tuple[list[Calculation], list]) -> None:
+    """Committed with the answer: the notifications go out first (to this node's streams, and queued for
+    the others), then the answer."""
+    _, events = outcome
+    await _publish(session_id, events)
+
+
+def _lost(session_id: str | None, exc: BaseException) -> None:
+    logger.warning("a calculation of session %s was not stored: its answer was not (%s)", session_id, exc)
 
 
 _notifying = TaskSet()
 
 
 async def _publish(session_id: str | None, events: list[tuple[str, StoredEvent]]) -> None:
-    """The caller's tool call does not wait for its notifications to reach every stream."""
     try:
         await publish_stored(events)
         await notifications.announce_global(_changes(session_id))
