@@ -58,11 +58,15 @@ async def publish_stored(events: list[tuple[str, StoredEvent]]) -> None:
     committed before they are written), and a resume anywhere reads them from the database. A request
     answered at once costs no Redis message at all.
     """
-    unknown_elsewhere = {
-        (session_id, event.stream)
-        for session_id, event in events
-        if event.kind == StreamEvent.Kind.PRIMING and event.stream != GET_STREAM
-    }
+    unknown_elsewhere = (
+        {
+            (session_id, event.stream)
+            for session_id, event in events
+            if event.kind == StreamEvent.Kind.PRIMING and event.stream != GET_STREAM
+        }
+        if relay.enabled
+        else set()
+    )
     for session_id, event in events:
         await hub.deliver(session_id, event.stream, event)
         if relay.enabled and (session_id, event.stream) not in unknown_elsewhere:

@@ -6,7 +6,7 @@ without them, nor they without it, and the request costs one commit, not two.
 
 The runtime opens an `AnswerWrites` for a request whose answer is stored (an SSE response of a
 stateful session) before it calls the method; a write made in that request's task (`defer`) waits in
-it, and goes with the answer into the event log's group commit (`eventlog.append(..., writes)`).
+it, and goes with the answer into the event log's group commit (`eventlog.append_with`).
 Elsewhere (a JSON body, a stateless request, a task that outlives its request) `defer` declines, and
 the caller commits the write on its own at once.
 """
@@ -56,8 +56,6 @@ def begin() -> AnswerWrites:
 
 def defer(write: Deferred) -> bool:
     """Keep `write` for the current request's answer; False if there is none to go with (commit it now)."""
-    if not isinstance(write.op, Merged | Bare):
-        raise TypeError("a write deferred to the answer must fail its whole commit if it fails (Merged or Bare)")
     writes = _current.get()
     if writes is None or not writes.open:
         return False

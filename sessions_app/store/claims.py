@@ -6,7 +6,7 @@ ready; those of a node whose lease lapsed are taken over.
 
 Claims and releases ride in the event log's group commit (eventlog.in_commit), with no
 savepoint (a conflict is caught in one the claim opens itself): no transaction or thread
-hop of their own. A batch's claims are one INSERT, its releases one pipelined executemany (commit_ops.Merged).
+hop of their own. A batch's claims are one INSERT, its releases one DELETE each, sent together (commit_ops.Merged).
 A release queued before a response's events is committed with them or before them, so the id
 is free cluster-wide by the time the client can read the answer.
 """
