@@ -7,6 +7,7 @@ and the permission-gated tool.
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import time
 from urllib.parse import parse_qs, urlsplit
@@ -23,30 +24,55 @@ from .conftest import INIT_PARAMS, POST_HEADERS, start_module_server
 from .oauth_flow import REDIRECT_URI, add_user, consent, token_for
 from .sse import parse_text
 
-TOKEN_SECONDS = 6
+# The lifetime of the access tokens of the server that lets them expire (short_lived_server): long enough
+# for the SDK's first sessions on a loaded machine, so only the wait for expiry outlasts a token.
+TOKEN_SECONDS = 15
+
+
+def _oauth_server(tmp_path_factory, name: str, **env: str):
+    env = {
+        "MCP_AUTH": "oauth",
+        "MCP_AUTH_PROTECT_METRICS": "true",
+        "DJANGO_EXTRA_APPS": "tests.asking_app",  # a permission-gated prompt
+        **env,
+    }
+    live = start_module_server(tmp_path_factory, name, env=env)
+    add_user(live, "alice", "tools_app.use_advanced")
+    add_user(live, "bob")
+    return live
 
 
 @pytest.fixture(scope="module")
 def oauth_server(tmp_path_factory):
-    live = start_module_server(
-        tmp_path_factory,
-        "oauth",
-        env={
-            "MCP_AUTH": "oauth",
-            "MCP_AUTH_TOKEN_SECONDS": str(TOKEN_SECONDS),
-            "MCP_AUTH_PROTECT_METRICS": "true",
-            "DJANGO_EXTRA_APPS": "tests.asking_app",  # a permission-gated prompt
-        },
-    )
-    add_user(live, "alice", "tools_app.use_advanced")
-    add_user(live, "bob")
+    """Tokens live an hour (the default): no test's token expires while it runs, however slow the machine."""
+    live = _oauth_server(tmp_path_factory, "oauth")
     yield live
     live.stop()
+
+
+@pytest.fixture(scope="module")
+def short_lived_server(tmp_path_factory):
+    live = _oauth_server(tmp_path_factory, "oauth_short", MCP_AUTH_TOKEN_SECONDS=str(TOKEN_SECONDS))
+    yield live
+    live.stop()
+
+
+def expire(server, access_token: str) -> None:
+    """Move a token's expiry into the past, as its lifetime running out would (django-oauth-toolkit finds a
+    token by the SHA-256 of its value)."""
+    checksum = hashlib.sha256(access_token.encode()).hexdigest()
+    with sqlite3.connect(server.database_url.removeprefix("sqlite:///")) as db:
+        changed = db.execute(
+            "UPDATE oauth2_provider_accesstoken SET expires = '2000-01-01 00:00:00' WHERE token_checksum = ?",
+            (checksum,),
+        ).rowcount
+    assert changed == 1
 
 
 class MemoryStorage:
     def __init__(self) -> None:
         self.tokens: list[OAuthToken] = []
+        self.received_at: list[float] = []  # time.monotonic() of each token's arrival
         self.client_info: OAuthClientInformationFull | None = None
 
     async def get_tokens(self) -> OAuthToken | None:
@@ -54,6 +80,7 @@ class MemoryStorage:
 
     async def set_tokens(self, tokens: OAuthToken) -> None:
         self.tokens.append(tokens)
+        self.received_at.append(time.monotonic())
 
     async def get_client_info(self) -> OAuthClientInformationFull | None:
         return self.client_info
@@ -87,7 +114,8 @@ def stored_counts(server) -> tuple[int, int]:
     return sessions, events
 
 
-async def test_sdk_client_oauth_end_to_end(oauth_server):
+async def test_sdk_client_oauth_end_to_end(short_lived_server):
+    oauth_server = short_lived_server
     storage, browser, seen = MemoryStorage(), Browser("alice"), []
 
     async def log_request(request: httpx2.Request) -> None:
@@ -147,7 +175,8 @@ async def test_sdk_client_oauth_end_to_end(oauth_server):
         assert len(browser.authorization_urls) == 1
 
         # The access token expires; the SDK refreshes it (rotating the refresh token) before its next call.
-        time.sleep(TOKEN_SECONDS + 1)
+        assert len(storage.tokens) == 1, "the token expired before the test meant it to: raise TOKEN_SECONDS"
+        time.sleep(max(0.0, storage.received_at[-1] + TOKEN_SECONDS + 1 - time.monotonic()))
         first = storage.tokens[-1]
         async with Client(streamable_http_client(oauth_server.url, http_client=http), mode="legacy") as client:
             result = await client.call_tool("calculate", {"a": 1, "b": 1, "op": "subtract"})
@@ -248,7 +277,7 @@ def test_refused_requests_get_their_status_and_challenge_and_store_nothing(oauth
     # An expired token.
     expiring = {"authorization": f"Bearer {token_for(base, 'bob', resource=url)['access_token']}"}
     assert httpx2.get(f"{base}/metrics", headers=expiring, timeout=10).status_code == 200
-    time.sleep(TOKEN_SECONDS + 1)
+    expire(oauth_server, expiring["authorization"].removeprefix("Bearer "))
     assert_refused(post(expiring["authorization"]), 401, "invalid_token", "expired")
     # /health stays open; nothing was stored for any refused request.
     assert httpx2.get(f"{base}/health", timeout=10).status_code == 200
@@ -272,8 +301,7 @@ def test_a_session_is_bound_to_the_user_who_opened_it(oauth_server):
     assert httpx2.get(url, headers={**common, **bob, "accept": "text/event-stream"}, timeout=10).status_code == 404
     assert httpx2.delete(url, headers={**common, **bob}, timeout=10).status_code == 404
     assert f"session {session_id} refused" in oauth_server.log()
-    # A fresh token of alice's (the first may have expired on a loaded machine): the session is bound
-    # to the user, not to one token.
+    # Another token of alice's: the session is bound to the user, not to one token.
     alice = {"authorization": f"Bearer {token_for(oauth_server.base, 'alice', resource=url)['access_token']}"}
     served = httpx2.post(url, headers={**POST_HEADERS, **common, **alice}, json=listing, timeout=10)
     assert served.status_code == 200 and "calculate" in served.text
