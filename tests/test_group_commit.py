@@ -120,3 +120,58 @@ async def test_work_queued_by_tasks_woken_in_one_loop_pass_rides_one_batch():
     (event,) = await stored
     assert await released == "released" and event.pk is not None
     assert batches == [2]
+
+
+def test_a_claim_taken_with_its_answer_is_released_in_the_same_commit(session_id):
+    """store.claims.with_first_events: the claim, then the release (a later stage), in one transaction; no row
+    is left. Held until the answer (answered=False), the row stays for another node to see."""
+    from sessions_app.models import RequestClaim
+    from sessions_app.store import claims
+
+    priming = NewEvent(session_id, "r3", StreamEvent.Kind.PRIMING, None)
+    answer = NewEvent(session_id, "r3", StreamEvent.Kind.RESPONSE, {"jsonrpc": "2.0", "id": 5, "result": {}})
+    pks, _ = eventlog._insert([priming, answer], claims.with_first_events(session_id, 5, "n1", answered=True))
+    assert None not in pks
+    assert not RequestClaim.objects.exists()
+    eventlog._insert(
+        [NewEvent(session_id, "r4", StreamEvent.Kind.PRIMING, None)],
+        claims.with_first_events(session_id, 6, "n1", answered=False),
+    )
+    assert list(RequestClaim.objects.values_list("request_key", "node")) == [(claims.request_key(6), "n1")]
+    eventlog._insert([], [claims.release_with_events(session_id, 6, "n1")])
+    assert not RequestClaim.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_claim_refused_with_its_first_events_fails_its_own_work_only():
+    """A request running on a live node holds id 7: the events claiming it as well are not stored (IdInUse), and
+    another request's events in the same batch are."""
+    from asgiref.sync import sync_to_async
+
+    from sessions_app.models import NodeHeartbeat, RequestClaim
+    from sessions_app.store import claims
+
+    session = await sync_to_async(McpSession.objects.create)(
+        id="s3", protocol_version="2025-11-25", last_activity_at=now()
+    )
+    await sync_to_async(NodeHeartbeat.objects.create)(node_id="elsewhere", last_seen=now())
+    assert await claims.aclaim(session.pk, [7], "elsewhere")
+
+    def first_events(stream: str, request_id: int) -> list[NewEvent]:
+        answer = {"jsonrpc": "2.0", "id": request_id, "result": {}}
+        return [
+            NewEvent(session.pk, stream, StreamEvent.Kind.PRIMING, None),
+            NewEvent(session.pk, stream, StreamEvent.Kind.RESPONSE, answer),
+        ]
+
+    refused, kept = await asyncio.gather(
+        eventlog.append_with(first_events("r7", 7), claims.with_first_events(session.pk, 7, "here", answered=True)),
+        eventlog.append_with(first_events("r8", 8), claims.with_first_events(session.pk, 8, "here", answered=True)),
+        return_exceptions=True,
+    )
+    assert isinstance(refused, claims.IdInUse)
+    assert [event.kind for event in kept[0]] == ["priming", "response"]
+    streams = await sync_to_async(lambda: sorted(set(StreamEvent.objects.values_list("stream", flat=True))))()
+    assert streams == ["r8"]
+    holders = await sync_to_async(lambda: list(RequestClaim.objects.values_list("request_key", "node")))()
+    assert holders == [(claims.request_key(7), "elsewhere")]

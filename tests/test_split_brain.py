@@ -7,6 +7,8 @@ import signal
 
 import httpx2
 
+from sessions_app.wire.event_ids import GET_STREAM
+
 from . import test_distributed as distributed
 from .test_distributed import SseReader, headers, log_texts, open_session, rpc, tool_call
 
@@ -80,3 +82,63 @@ async def test_one_request_id_posted_to_two_nodes_at_once_runs_once(cluster):
         # Once answered, the id is free again on any node.
         again = await rpc(http, b, session_id, "ping", rid=1)
         assert again["result"] == {}
+
+
+IN_USE = "Invalid Request: a request id is already in use in this session"
+
+
+def _counts(cluster, session_id: str) -> tuple[int, int, int]:
+    """(calculations, request streams, claims) of the session, as stored."""
+    (row,) = cluster.postgres.query(
+        "SELECT (SELECT count(*) FROM tools_app_calculation WHERE session_id = %(s)s),"
+        " (SELECT count(DISTINCT stream) FROM sessions_app_streamevent WHERE session_id = %(s)s AND stream <> %(g)s),"
+        " (SELECT count(*) FROM sessions_app_requestclaim WHERE session_id = %(s)s)",
+        {"s": session_id, "g": GET_STREAM},
+    )
+    return row
+
+
+async def test_a_call_claimed_with_its_answer_is_refused_while_its_id_runs_on_another_node(cluster):
+    """`calculate` has no effect but what it stores, so it runs before its id is claimed across nodes and the
+    claim rides its answer's commit (runtime.stream_claim). While b runs a request with the same id, a's call
+    is refused as an eager claim would be, and nothing of it is stored: no calculation, no stream."""
+    a, b = cluster.nodes[:2]
+    add = {"a": 1, "b": 2, "op": "add"}
+    async with httpx2.AsyncClient(timeout=httpx2.Timeout(10, read=30)) as http:
+        session_id = await open_session(http, a)
+        hold = tool_call(7, "start-notification-stream", {"interval": 0.3, "count": 4, "caller": "holder"})
+        async with http.stream("POST", b.url, headers=headers(session_id), json=hold) as stream:
+            reader = SseReader(stream)
+            await reader.wait_for(lambda m: len(log_texts(m)) >= 1)
+            before = _counts(cluster, session_id)
+            refused = await http.post(a.url, headers=headers(session_id), json=tool_call(7, "calculate", add))
+            assert refused.status_code == 400, refused.text
+            assert refused.json() == {"jsonrpc": "2.0", "id": 7, "error": {"code": -32600, "message": IN_USE}}
+            assert _counts(cluster, session_id) == before
+            await asyncio.wait_for(reader.ended.wait(), 15)
+        assert reader.messages()[-1]["result"]["isError"] is False
+        # Answered on b: the id is free again, and the call runs on a.
+        answer = await rpc(http, a, session_id, "tools/call", {"name": "calculate", "arguments": add}, rid=7)
+        assert answer["result"]["content"][0]["text"] == "1 add 2 = 3"
+        calculations, streams, held = _counts(cluster, session_id)
+        assert (calculations, streams, held) == (before[0] + 1, before[1] + 1, 0)
+    assert "Traceback" not in a.log()
+
+
+async def test_a_call_claimed_with_its_first_events_holds_its_id_until_it_answers(cluster):
+    """A streaming `calculate` stores progress before its answer: the claim commits with that progress and holds
+    the id across nodes until the answer's commit releases it."""
+    a, b = cluster.nodes[:2]
+    slow = tool_call(9, "calculate", {"a": 2, "b": 3, "op": "multiply", "stream": True}, token="p9")
+    async with httpx2.AsyncClient(timeout=httpx2.Timeout(10, read=30)) as http:
+        session_id = await open_session(http, a)
+        async with http.stream("POST", a.url, headers=headers(session_id), json=slow) as stream:
+            reader = SseReader(stream)
+            await reader.wait_for(lambda m: any(x.get("method") == "notifications/progress" for x in m))
+            assert _counts(cluster, session_id)[2] == 1
+            eager = tool_call(9, "start-notification-stream", {"interval": 0, "count": 1, "caller": "second"})
+            refused = await http.post(b.url, headers=headers(session_id), json=eager)
+            assert refused.status_code == 400 and refused.json()["error"]["message"] == IN_USE
+            await asyncio.wait_for(reader.ended.wait(), 15)
+        assert reader.messages()[-1]["result"]["content"][0]["text"] == "2 multiply 3 = 6"
+        assert _counts(cluster, session_id)[2] == 0

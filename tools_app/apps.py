@@ -15,7 +15,7 @@ class ToolsAppConfig(AppConfig):
         from .registry import registry
 
         for method, handler in {**handlers.HANDLERS, "completion/complete": completion.complete}.items():
-            methods.register(method, handler)
+            methods.register(method, handler, effects_stored=handlers.EFFECTS_STORED.get(method, False))
         methods.add_capabilities(registry.capabilities)
         tool_facts.input_schema = registry.tool_input_schema
         tool_facts.required_capabilities = registry.tool_requirements

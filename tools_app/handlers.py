@@ -191,3 +191,20 @@ HANDLERS = {
     "prompts/list": list_prompts,
     "prompts/get": get_prompt,
 }
+
+
+def _tool_effects_stored(params: Any) -> bool:
+    """A call of a tool registered with stored_effects_only=True (see the registry)."""
+    tool = registry.get_tool(params.get("name")) if isinstance(params, dict) else None
+    return tool is not None and tool.stored_effects_only
+
+
+# The methods whose requests have no effect but what they store (runtime.methods.MethodTable.register):
+# listings that run no user code, and calls of tools that say so. Reads and the resource list, which run
+# the apps' functions, keep the claim taken before they start.
+EFFECTS_STORED = {
+    "tools/list": True,
+    "tools/call": _tool_effects_stored,
+    "resources/templates/list": True,
+    "prompts/list": True,
+}

@@ -69,6 +69,7 @@ class Registry:
         input_timeout: float | None = None,
         permission: str | None = None,
         scopes: list[str] | None = None,
+        stored_effects_only: bool = False,
     ) -> Tool:
         """`input_schema`: list this JSON Schema as is and validate arguments with it (else: type hints).
 
@@ -76,7 +77,10 @@ class Registry:
         without them gets -32021 before the tool runs. `input_timeout`: seconds the tool waits for the
         client's answer to each of its questions (ctx.elicit, ctx.sample, ctx.list_roots) in a session;
         default MCP_INPUT_TIMEOUT. `permission` ("app_label.codename") and `scopes`: what a caller's
-        user and token need to see and call it (tools_app.access).
+        user and token need to see and call it (tools_app.access). `stored_effects_only`: the tool has no
+        effect but what it stores through its context (progress, questions) and the writes it defers to its
+        answer (sessions_app.store.answer_writes, as the calculator's history does); a call then runs before
+        its request id is claimed across nodes, the claim riding the commit of its first stored events.
         """
         tool_name = name or fn.__name__
         if not TOOL_NAME.match(tool_name):
@@ -101,6 +105,7 @@ class Registry:
             requires=dict(requires or {}),
             input_timeout=input_timeout,
             guard=Guard.of(permission, scopes),
+            stored_effects_only=stored_effects_only,
         )
         self._tools[tool_name] = tool
         return tool

@@ -41,6 +41,7 @@ class Tool:
     requires: dict[str, Any] = field(default_factory=dict)  # client capabilities it needs, e.g. {"sampling": {}}
     input_timeout: float | None = None  # seconds to wait for the client's answers (None: MCP_INPUT_TIMEOUT)
     guard: Guard | None = None  # the permission and scopes a caller needs (tools_app.access)
+    stored_effects_only: bool = False  # no effect but what it stores through its request (registry.add_tool)
 
     def definition(self) -> dict[str, Any]:
         if self.explicit_schema is not None:

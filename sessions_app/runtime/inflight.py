@@ -17,6 +17,7 @@ from typing import Any
 from django.conf import settings
 
 from ..store import answer_writes, claims
+from ..store.commit_ops import Refused
 from ..wire.jsonrpc import REQUEST_LOST, error_message
 from .backoff import retry_while_down
 from .context import RequestContext
@@ -146,6 +147,8 @@ class InflightRequests:
         """
         if ctx.method == "initialize" or ctx.session.id is None:
             return  # a new session's first id, or a stateless request: claimed only here
+        if ctx.replies.releases_claim(abandoning=wait):
+            return  # taken with the stream's first events, released with its answer (runtime.stream_claim)
         released = claims.release_before_next_commit(ctx.session.id, ctx.request_id, settings.MCP_NODE_ID)
         released.add_done_callback(partial(_released, ctx))
         if wait or not ctx.replies.stores_response:
@@ -170,6 +173,8 @@ class InflightRequests:
             )
         except NodeFenced:
             logger.warning("response to %s in session %s dropped: this node is fenced", ctx.request_id, ctx.session.id)
+        except Refused:
+            pass  # its id was in use elsewhere: the client was told (stateful.StatefulTransport._refused)
         except Exception:
             logger.exception("could not deliver the response to %s in session %s", ctx.request_id, ctx.session.id)
 

@@ -39,6 +39,8 @@ from .lease import NodeFenced
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[RequestContext], Awaitable[dict[str, Any]]]
+# Whether a request (by its params) has no effect but what it stores on its stream and with its answer.
+EffectsStored = Callable[[Any], bool]
 CapabilityProvider = Callable[[], dict[str, Any]]
 INSTRUCTIONS = "mcpsite: an MCP server whose sessions and streams survive restarts and move between nodes."
 
@@ -57,12 +59,24 @@ def validate_params(method: str, version: str, params: dict[str, Any] | None) ->
 class MethodTable:
     def __init__(self) -> None:
         self._handlers: dict[str, Handler] = {}
+        self._effects_stored: dict[str, EffectsStored] = {}
         self._capability_providers: list[CapabilityProvider] = []
 
-    def register(self, method: str, handler: Handler) -> None:
+    def register(self, method: str, handler: Handler, *, effects_stored: bool | EffectsStored = False) -> None:
+        """`effects_stored`: the method (or, a function of its params, the request) has no effect but what it
+        stores through its request (notifications and questions on its stream, store.answer_writes with its
+        answer). Such a request runs before its id is claimed across nodes: the claim rides the commit of
+        its first stored events (store.claims.with_first_events), one commit fewer."""
         if method in self._handlers and self._handlers[method] is not handler:
             raise ValueError(f"method {method!r} is registered twice")
         self._handlers[method] = handler
+        if effects_stored:
+            self._effects_stored[method] = effects_stored if callable(effects_stored) else _always
+
+    def effects_stored(self, method: str, params: Any) -> bool:
+        """Whether this request may run before its id is claimed across nodes (see `register`)."""
+        check = self._effects_stored.get(method)
+        return check is not None and check(params)
 
     def add_capabilities(self, provider: CapabilityProvider) -> None:
         """`provider()` adds to what initialize advertises (called at each initialize)."""
@@ -115,6 +129,10 @@ def error_response(ctx: RequestContext, exc: Exception) -> dict[str, Any]:
     return error_message(ctx.request_id, INTERNAL_ERROR, "Internal error")
 
 
+def _always(params: Any) -> bool:
+    return True
+
+
 methods = MethodTable()
 
 
@@ -141,5 +159,5 @@ async def _set_level(ctx: RequestContext) -> dict[str, Any]:
 
 
 methods.register("initialize", _initialize)
-methods.register("ping", _ping)
+methods.register("ping", _ping, effects_stored=True)
 methods.register("logging/setLevel", _set_level)

@@ -14,6 +14,7 @@ from typing import Any
 from ..models import StreamEvent
 from ..store import eventlog
 from ..store.answer_writes import Deferred
+from ..store.commit_ops import Merged
 from ..store.eventlog import NewEvent, StoredEvent
 from ..wire.event_ids import GET_STREAM
 from ..wire.jsonrpc import dumps
@@ -29,18 +30,21 @@ EVENT = "mcp.event"  # one event, as nodes before mcp.events sent it (a rolling 
 hub = Hub(on_first_remote=relay.join, on_last_remote=relay.leave)
 
 
-async def append_and_publish(events: list[NewEvent], writes: list[Deferred] = ()) -> list[StoredEvent]:
+async def append_and_publish(
+    events: list[NewEvent], writes: list[Deferred] = (), ops: list[Merged] = ()
+) -> list[StoredEvent]:
     """Store events (one transaction), then publish each in order; the stored ones come back with their ids.
 
     `writes`: what the events report (a tool's stored side effects, deferred to its answer), committed in
-    the same transaction; each one's `after` runs before the events are published.
+    the same transaction; each one's `after` runs before the events are published. `ops`: other writes the
+    events go with (a request id's claim, store.claims.with_first_events); if one fails, nothing is stored.
 
     Events of a stream that has ended are refused by the event log and left out. A node
     whose lease lapsed stores nothing (NodeFenced) until it holds its lease again.
     """
     lease.check()
-    stored, results = await eventlog.append_with(events, [write.op for write in writes])
-    for write, result in zip(writes, results, strict=True):
+    stored, results = await eventlog.append_with(events, [write.op for write in writes] + list(ops))
+    for write, result in zip(writes, results[: len(writes)], strict=True):
         try:
             await write.after(result)
         except Exception:  # committed with the events: they go out whatever becomes of its follow-up

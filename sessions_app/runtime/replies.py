@@ -17,6 +17,7 @@ from django.conf import settings
 
 from ..models import StreamEvent
 from ..store.answer_writes import Deferred, lose
+from ..store.commit_ops import Refused
 from ..store.eventlog import NewEvent
 from ..wire.event_ids import GET_STREAM
 from ..wire.jsonrpc import INTERNAL_ERROR, REQUEST_CANCELLED, error_message
@@ -25,6 +26,7 @@ from .hub import Listener
 from .lease import NodeFenced
 from .notifications import send_to_session
 from .publish import append_and_publish
+from .stream_claim import ClaimWithEvents
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +56,9 @@ class Replies(Protocol):
 
     async def close_stream(self, retry_ms: int) -> bool: ...
 
+    def releases_claim(self, abandoning: bool) -> bool:
+        """Whether these replies release the request's claim themselves (stream_claim), so the request must not."""
+
 
 class SseReplies:
     """One POST's SSE stream: every message is stored, then published to its listeners.
@@ -69,7 +74,18 @@ class SseReplies:
     OUTBOX_LIMIT = 1000
     stores_response = True
 
-    def __init__(self, session_id: str, stream: str, request_ids: list[Any], output: Listener):
+    def __init__(
+        self,
+        session_id: str,
+        stream: str,
+        request_ids: list[Any],
+        output: Listener,
+        *,
+        claim: ClaimWithEvents | None = None,
+        on_refused: Callable[[Refused], Awaitable[None]] | None = None,
+    ):
+        """`claim`: the request's claim rides the stream's first events (stream_claim); if it is refused,
+        nothing is stored and `on_refused` tells the client."""
         self.session_id = session_id
         self.stream = stream
         self.request_ids = request_ids
@@ -83,6 +99,8 @@ class SseReplies:
         self._drained = asyncio.Event()
         self._drained.set()
         self._failure: BaseException | None = None
+        self._claim = claim
+        self._on_refused = on_refused
         self._priming_timer = asyncio.get_running_loop().call_later(PRIMING_DELAY_SECONDS, self._ensure_flusher)
 
     async def notify(self, message: dict[str, Any]) -> None:
@@ -140,8 +158,21 @@ class SseReplies:
         await self._output.close(retry_ms=retry_ms)
         return True
 
+    def releases_claim(self, abandoning: bool) -> bool:
+        # Abandoned with its claim committed: nothing more is stored here, so the request releases it.
+        return self._claim is not None and not (abandoning and self._claim.held)
+
+    async def _refuse(self, exc: Refused) -> None:
+        """The claim taken with the first events was refused: nothing of this stream is stored or written."""
+        self._failure = exc
+        self._outbox = []
+        self._lose_writes(exc)
+        self._priming_timer.cancel()
+        if self._on_refused is not None:
+            await self._on_refused(exc)
+
     def _raise_failure(self) -> None:
-        if isinstance(self._failure, NodeFenced):
+        if isinstance(self._failure, NodeFenced | Refused):
             raise self._failure
         if self._failure is not None:
             raise RuntimeError(f"stream {self.stream} can no longer be stored") from self._failure
@@ -168,6 +199,8 @@ class SseReplies:
                 taken = []
         except NodeFenced as exc:
             await self._fence(exc)
+        except Refused as exc:
+            await self._refuse(exc)
         except Exception as exc:
             logger.error("storing events of stream %s (session %s) failed: %s", self.stream, self.session_id, exc)
             self._lose_writes(exc)  # the answers that report them become errors
@@ -186,7 +219,10 @@ class SseReplies:
             # lost); the output writes it only to clients on revisions that expect it.
             meta = {"requests": self.request_ids, "node": settings.MCP_NODE_ID}
             batch.insert(0, NewEvent(self.session_id, self.stream, Kind.PRIMING, meta))
-        await append_and_publish(batch, writes)
+        answered = any(kind in (Kind.RESPONSE, Kind.CANCELLED) for kind, _ in taken)
+        await append_and_publish(batch, writes, self._claim.ops(answered) if self._claim else [])
+        if self._claim is not None:
+            self._claim.committed(answered)
         self._primed = True
 
     async def _store_fallback(self, lost: list[Outgoing]) -> None:
@@ -199,6 +235,8 @@ class SseReplies:
         ] + [(kind, None) for kind, message in lost if kind == Kind.CANCELLED]
         try:
             await self._store(replacements)
+        except Refused as exc:  # its first events: they carried the request's claim, which was refused
+            await self._refuse(exc)
         except Exception as exc:
             logger.error("stream %s of session %s cannot be ended: %s", self.stream, self.session_id, exc)
             self._failure = exc
@@ -235,6 +273,9 @@ class JsonReplies:
 
     async def close_stream(self, retry_ms: int) -> bool:
         return False  # one JSON body: there is no stream to close early
+
+    def releases_claim(self, abandoning: bool) -> bool:
+        return False  # nothing is stored with the answer: the claim is taken and released on its own
 
     async def finish(self, response: dict[str, Any] | None, writes: list[Deferred] = ()) -> None:
         if writes:  # nothing of this answer is stored, so they commit on their own, before it goes

@@ -26,7 +26,7 @@ from django.utils.timezone import now
 
 from ..models import NodeHeartbeat, RequestClaim
 from . import eventlog
-from .commit_ops import Bare, Kind, Merged
+from .commit_ops import Bare, Kind, Merged, Refused
 
 
 def request_key(request_id: Any) -> str:
@@ -118,9 +118,24 @@ def _release_each(releases: list[tuple[str, str, str]]) -> list[None]:
     return [None] * len(releases)
 
 
-# A request id may be released and claimed again within one batch: releases run first.
+class IdInUse(Refused):
+    """A request id claimed with its stream's first events is held by a request running elsewhere."""
+
+
+def _claim_each_or_refuse(claims: list[tuple[str, str, str]]) -> list[bool]:
+    """Claims taken with the events they report (with_first_events): one that is taken fails its commit."""
+    outcomes = _claim_each(claims)
+    if not all(outcomes):
+        raise IdInUse("a request id is already in use in this session")
+    return outcomes
+
+
+# A request id may be released and claimed again within one batch: releases run first. A claim taken
+# with its stream's first events is released after it when they hold the answer (RELEASES_AFTER_CLAIMS).
 RELEASES = Kind("claims.release", 0, _release_each)
 CLAIMS = Kind("claims.claim", 1, _claim_each)
+CLAIMS_WITH_EVENTS = Kind("claims.claim_with_events", 1, _claim_each_or_refuse)
+RELEASES_AFTER_CLAIMS = Kind("claims.release_after_claim", 3, _release_each)
 
 
 async def aclaim(session_id: str, request_ids: list[Any], node_id: str) -> bool:
@@ -136,3 +151,17 @@ async def arelease(session_id: str, request_id: Any, node_id: str) -> None:
 def release_before_next_commit(session_id: str, request_id: Any, node_id: str) -> asyncio.Future:
     """Queue the release without waiting: events appended after it commit with it or after it."""
     return eventlog.in_commit_soon(Merged(RELEASES, (session_id, request_key(request_id), node_id)))
+
+
+def with_first_events(session_id: str, request_id: Any, node_id: str, *, answered: bool) -> list[Merged]:
+    """The claim of a request whose method has no effect but what it stores (methods.effects_stored): taken in
+    the commit of its stream's first events, which fails (IdInUse) if a request running elsewhere holds the
+    id. `answered`: those events hold its answer, so the claim is released in the same commit (after it
+    was taken: no row is left, and no commit is spent on the claim alone)."""
+    claim = (session_id, request_key(request_id), node_id)
+    return [Merged(CLAIMS_WITH_EVENTS, claim)] + ([Merged(RELEASES_AFTER_CLAIMS, claim)] if answered else [])
+
+
+def release_with_events(session_id: str, request_id: Any, node_id: str) -> Merged:
+    """The release of a claim committed earlier, in the commit of the answer's events."""
+    return Merged(RELEASES, (session_id, request_key(request_id), node_id))

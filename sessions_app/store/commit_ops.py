@@ -10,6 +10,11 @@ from typing import Any
 from django.db import transaction
 
 
+class Refused(Exception):  # noqa: N818 (a verdict on the work, not an error of the store)
+    """An operation refuses the work it was handed with (a request id in use, say): that work fails, the
+    rest of its batch is committed, and nothing is wrong with the store."""
+
+
 class Bare:
     """An operation that needs no savepoint: it cannot fail on the data (it catches its own conflicts, in a
     savepoint it opens itself). Two statements fewer per operation; if it fails anyway, the batch fails, and

@@ -28,7 +28,7 @@ from ..metrics import EVENTS_STORED
 from ..models import StreamEvent
 from ..wire.event_ids import GET_STREAM, format_event_id
 from . import event_rows, handover, held_connection, write_turns
-from .commit_ops import Bare, Merged
+from .commit_ops import Bare, Merged, Refused
 from .commit_work import Pending, WithWrites, Work, events_of, ops_of, settle, work_size
 from .outages import dependency_down
 
@@ -170,7 +170,8 @@ class EventWriter:
                 for item in taken:
                     await self._commit([item])
                 return
-            logger.error("storing %d stream events failed: %s", len(flat), exc)
+            if not isinstance(exc, Refused):  # refused work is its producer's to report
+                logger.error("storing %d stream events failed: %s", len(flat), exc)
             for _, future in taken:
                 if not future.done():
                     future.set_exception(exc)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -24,8 +25,9 @@ from ..runtime.context import RequestContext
 from ..runtime.inflight import inflight
 from ..runtime.methods import methods, validate_params
 from ..runtime.replies import JsonReplies, SseReplies
+from ..runtime.stream_claim import ClaimWithEvents
 from ..runtime.tasks import TaskSet
-from ..store import claims, eventlog
+from ..store import eventlog
 from ..store.eventlog import NewEvent
 from ..store.outages import dependency_down
 from ..store.sessions import SessionState, sessions
@@ -35,7 +37,7 @@ from ..wire.messages import Incoming, parse_body
 from ..wire.negotiation import refuse_stateless, version_header
 from ..wire.sse import comment_frame
 from ..wire.versions import BATCH_VERSIONS, LAST_EVENT_ID_HEADER, PRIMING_VERSIONS, negotiate_version
-from . import streams
+from . import request_ids, streams
 from .checks import check_post_headers, live_session, open_session, rpc_label
 from .client_messages import on_answer, on_notification
 from .get_stream import GetStreamSlot
@@ -161,27 +163,9 @@ class StatefulTransport:
             await self.reply(202)  # notifications and responses only: nothing to answer
             return
         ids = [r["id"] for r in requests]
-        await self._claim(session, ids, incoming.first_request_id)
-        await self._run(session, requests, incoming.batch, json_mode)
-
-    async def _claim(self, session: SessionState, ids: list[Any], first_request_id: Any) -> None:
-        """Take the request ids: on this node (no await between check and claim), then cluster-wide."""
-        in_use = HttpError(
-            400,
-            INVALID_REQUEST,
-            "Invalid Request: a request id is already in use in this session",
-            request_id=first_request_id,
-        )
-        if len({dumps(i) for i in ids}) != len(ids) or not inflight.claim(session.id, ids):
-            raise in_use
-        try:
-            claimed = await claims.aclaim(session.id, ids, settings.MCP_NODE_ID)
-        except BaseException:
-            inflight.release(session.id, ids)
-            raise
-        if not claimed:
-            inflight.release(session.id, ids)
-            raise in_use
+        late = request_ids.claimed_with_first_events(requests, incoming.batch, json_mode)
+        await request_ids.claim(session.id, ids, incoming.first_request_id, across_nodes=not late)
+        await self._run(session, requests, incoming.batch, json_mode, claim_late=late)
 
     def _note_rpc(self, incoming: Incoming) -> None:
         rpc, tool = rpc_label(incoming)
@@ -203,7 +187,14 @@ class StatefulTransport:
         await self._run(session, [message], False, json_mode, params_checked=True)
 
     async def _run(
-        self, session: SessionState, requests: list[dict], batch: bool, json_mode: bool, *, params_checked=False
+        self,
+        session: SessionState,
+        requests: list[dict],
+        batch: bool,
+        json_mode: bool,
+        *,
+        params_checked=False,
+        claim_late=False,
     ) -> None:
         ids = [r["id"] for r in requests]
         stream = None
@@ -216,10 +207,13 @@ class StatefulTransport:
                 self.output = await self.open_stream(
                     session, stream, after_pk=0, prime_on_wire=prime, hold_headers=True, produced_here=True
                 )
-                replies = SseReplies(session.id, stream, ids, self.output)
+                late = ClaimWithEvents(session.id, ids[0], settings.MCP_NODE_ID) if claim_late else None
+                on_refused = partial(self._refused, ids[0])
+                replies = SseReplies(session.id, stream, ids, self.output, claim=late, on_refused=on_refused)
         except BaseException:
             inflight.release(session.id, ids)
-            await asyncio.shield(self._release_claims(session.id, ids))
+            if not claim_late:
+                await asyncio.shield(request_ids.release(session.id, ids))
             raise
         for request in requests:
             ctx = RequestContext(session, request["id"], request["method"], request.get("params"), replies)
@@ -227,13 +221,14 @@ class StatefulTransport:
             ctx.principal = self.principal
             inflight.start(ctx, stream)
 
-    @staticmethod
-    async def _release_claims(session_id: str, ids: list[Any]) -> None:
-        for request_id in ids:
-            try:
-                await claims.arelease(session_id, request_id, settings.MCP_NODE_ID)
-            except Exception as exc:  # left behind: this node takes it back on its next claim of the id
-                logger.warning("could not release request id %r of session %s: %s", request_id, session_id, exc)
+    async def _refused(self, request_id: Any, exc: Exception) -> None:
+        """The claim taken with the stream's first events was refused: nothing was stored or written."""
+        inflight.cancel(self.session.id, request_id)  # if it still runs, it stores nothing more
+        if self.output is not None and not self.output.started:
+            streams.unregister(self.output)
+            await self.exchange.reply_error(request_ids.in_use_error(request_id), self.session_headers())
+        elif self.output is not None:  # a keep-alive went out while the store was retried: end the stream
+            await self.output.close()
 
     async def _send_json(self, message: Any) -> None:
         if message is None:

@@ -33,7 +33,8 @@ class BatchItem(BaseModel):
     op: BinaryOp
 
 
-@registry.tool(description="Performs arithmetic calculations")
+# The calculator's tools store nothing but their history, deferred to their answers (history.record).
+@registry.tool(description="Performs arithmetic calculations", stored_effects_only=True)
 async def calculate(
     ctx: ToolContext,
     a: Annotated[Finite, Field(description="First operand")],
@@ -57,7 +58,7 @@ async def calculate(
     return expression
 
 
-@registry.tool(description="Perform multiple calculations in batch")
+@registry.tool(description="Perform multiple calculations in batch", stored_effects_only=True)
 async def batch_calculate(
     ctx: ToolContext,
     calculations: Annotated[
@@ -87,7 +88,9 @@ async def batch_calculate(
 
 
 # With MCP_AUTH on, only users holding this permission (the admin grants it) see and call it.
-@registry.tool(description="Advanced mathematical operations", permission="tools_app.use_advanced")
+@registry.tool(
+    description="Advanced mathematical operations", permission="tools_app.use_advanced", stored_effects_only=True
+)
 async def advanced_calculate(
     ctx: ToolContext,
     operation: Annotated[AdvancedOp, Field(description="Advanced operation")],
@@ -104,7 +107,7 @@ async def advanced_calculate(
     return expression
 
 
-@registry.tool(description="Demonstrate progress notifications")
+@registry.tool(description="Demonstrate progress notifications", stored_effects_only=True)
 async def demo_progress(
     ctx: ToolContext,
     steps: Annotated[int, Field(ge=1, le=1000, description="Number of progress steps")] = 5,
