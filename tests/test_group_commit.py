@@ -21,6 +21,20 @@ def session_id() -> str:
     return McpSession.objects.create(id="s1", protocol_version="2025-11-25", last_activity_at=now()).pk
 
 
+def count_batches() -> list[int]:
+    """The sizes of the batches this loop's event writer commits from now on (a retried batch counts again)."""
+    writer = eventlog._writer()
+    batches: list[int] = []
+    commit = writer._commit
+
+    async def counting(taken):
+        batches.append(len(taken))
+        await commit(taken)
+
+    writer._commit = counting
+    return batches
+
+
 def note(session_id: str, n: int) -> NewEvent:
     return NewEvent(session_id, "g", StreamEvent.Kind.NOTIFICATION, {"jsonrpc": "2.0", "method": f"m{n}"})
 
@@ -106,15 +120,7 @@ async def test_work_queued_by_tasks_woken_in_one_loop_pass_rides_one_batch():
     session = await sync_to_async(McpSession.objects.create)(
         id="s2", protocol_version="2025-11-25", last_activity_at=now()
     )
-    writer = eventlog._writer()
-    batches = []
-    commit = writer._commit
-
-    async def counting(taken):
-        batches.append(len(taken))
-        await commit(taken)
-
-    writer._commit = counting
+    batches = count_batches()
     released = eventlog.in_commit_soon(Bare(lambda: "released"))
     stored = asyncio.create_task(eventlog.append([note(session.pk, 5)]))
     (event,) = await stored
@@ -145,11 +151,12 @@ def test_a_claim_taken_with_its_answer_is_released_in_the_same_commit(session_id
 @pytest.mark.django_db(transaction=True)
 async def test_a_claim_refused_with_its_first_events_fails_its_own_work_only():
     """A request running on a live node holds id 7: the events claiming it as well are not stored (IdInUse), and
-    another request's events in the same batch are."""
+    other requests' events in the same batch are, in one commit."""
     from asgiref.sync import sync_to_async
 
     from sessions_app.models import NodeHeartbeat, RequestClaim
     from sessions_app.store import claims
+    from sessions_app.store.commit_ops import Kind, Merged
 
     session = await sync_to_async(McpSession.objects.create)(
         id="s3", protocol_version="2025-11-25", last_activity_at=now()
@@ -164,14 +171,24 @@ async def test_a_claim_refused_with_its_first_events_fails_its_own_work_only():
             NewEvent(session.pk, stream, StreamEvent.Kind.RESPONSE, answer),
         ]
 
-    refused, kept = await asyncio.gather(
-        eventlog.append_with(first_events("r7", 7), claims.with_first_events(session.pk, 7, "here", answered=True)),
-        eventlog.append_with(first_events("r8", 8), claims.with_first_events(session.pk, 8, "here", answered=True)),
+    batches = count_batches()
+    # Each also carries a write of another kind whose argument cannot be hashed (the calculator's are lists).
+    other_write = Kind("test.other_write", 2, lambda args: [None] * len(args))
+    refused, *kept = await asyncio.gather(
+        *(
+            eventlog.append_with(
+                first_events(f"r{rid}", rid),
+                [*claims.with_first_events(session.pk, rid, "here", answered=True), Merged(other_write, [rid])],
+            )
+            for rid in (7, 8, 9)
+        ),
         return_exceptions=True,
     )
     assert isinstance(refused, claims.IdInUse)
-    assert [event.kind for event in kept[0]] == ["priming", "response"]
+    assert [[event.kind for event in events] for events, _ in kept] == [["priming", "response"]] * 2
+    # The others are committed again together, not one by one: a client sending refused ids splits no batch.
+    assert batches == [3, 2]
     streams = await sync_to_async(lambda: sorted(set(StreamEvent.objects.values_list("stream", flat=True))))()
-    assert streams == ["r8"]
+    assert streams == ["r8", "r9"]
     holders = await sync_to_async(lambda: list(RequestClaim.objects.values_list("request_key", "node")))()
     assert holders == [(claims.request_key(7), "elsewhere")]

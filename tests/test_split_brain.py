@@ -142,3 +142,33 @@ async def test_a_call_claimed_with_its_first_events_holds_its_id_until_it_answer
             await asyncio.wait_for(reader.ended.wait(), 15)
         assert reader.messages()[-1]["result"]["content"][0]["text"] == "2 multiply 3 = 6"
         assert _counts(cluster, session_id)[2] == 0
+
+
+async def test_a_claim_held_by_a_node_that_fences_itself_is_released(cluster):
+    """A call claimed with its first events, on a node stalled past its lease: the node fences itself and
+    stores nothing more, and gives the claim back in a commit of its own, so the id is free again."""
+    a = cluster.nodes[0]
+    stalled = cluster.add_node("stalled-claim")
+    steps = tool_call(11, "demo_progress", {"steps": 10}, token="p11")  # about 2 s, progress first
+    async with httpx2.AsyncClient(timeout=httpx2.Timeout(10, read=30)) as http:
+        session_id = await open_session(http, stalled)
+        async with http.stream("POST", stalled.url, headers=headers(session_id), json=steps) as stream:
+            reader = SseReader(stream)
+            await reader.wait_for(lambda m: any(x.get("method") == "notifications/progress" for x in m))
+            assert _counts(cluster, session_id)[2] == 1
+            stalled.process.send_signal(signal.SIGSTOP)
+            try:
+                await asyncio.sleep(4)  # past the lease (3 s)
+            finally:
+                stalled.process.send_signal(signal.SIGCONT)
+            await asyncio.wait_for(reader.ended.wait(), 15)
+        for _ in range(50):  # the node wakes, fences itself, and releases in its next commit
+            if _counts(cluster, session_id)[2] == 0:
+                break
+            await asyncio.sleep(0.2)
+        assert _counts(cluster, session_id)[2] == 0
+        again = await rpc(
+            http, a, session_id, "tools/call", {"name": "calculate", "arguments": {"a": 1, "b": 1, "op": "add"}}, rid=11
+        )
+        assert again["result"]["content"][0]["text"] == "1 add 1 = 2"
+    assert "fencing" in stalled.log()

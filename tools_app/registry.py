@@ -78,9 +78,10 @@ class Registry:
         client's answer to each of its questions (ctx.elicit, ctx.sample, ctx.list_roots) in a session;
         default MCP_INPUT_TIMEOUT. `permission` ("app_label.codename") and `scopes`: what a caller's
         user and token need to see and call it (tools_app.access). `stored_effects_only`: the tool has no
-        effect but what it stores through its context (progress, questions) and the writes it defers to its
-        answer (sessions_app.store.answer_writes, as the calculator's history does); a call then runs before
-        its request id is claimed across nodes, the claim riding the commit of its first stored events.
+        effect but the messages it sends on its own stream (progress, log, notify; no questions, nothing for
+        the session's GET stream) and the writes it defers to its answer (sessions_app.store.answer_writes, as
+        the calculator's history does); a call then runs before its request id is claimed across nodes, the
+        claim riding the commit of its first stored events.
         """
         tool_name = name or fn.__name__
         if not TOOL_NAME.match(tool_name):

@@ -147,8 +147,8 @@ class InflightRequests:
         """
         if ctx.method == "initialize" or ctx.session.id is None:
             return  # a new session's first id, or a stateless request: claimed only here
-        if ctx.replies.releases_claim(abandoning=wait):
-            return  # taken with the stream's first events, released with its answer (runtime.stream_claim)
+        if ctx.replies.releases_claim():
+            return  # taken with the stream's first events and released by them (runtime.stream_claim)
         released = claims.release_before_next_commit(ctx.session.id, ctx.request_id, settings.MCP_NODE_ID)
         released.add_done_callback(partial(_released, ctx))
         if wait or not ctx.replies.stores_response:

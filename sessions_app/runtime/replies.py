@@ -56,8 +56,8 @@ class Replies(Protocol):
 
     async def close_stream(self, retry_ms: int) -> bool: ...
 
-    def releases_claim(self, abandoning: bool) -> bool:
-        """Whether these replies release the request's claim themselves (stream_claim), so the request must not."""
+    def releases_claim(self) -> bool:
+        """Whether these replies take and release the request's claim themselves (stream_claim)."""
 
 
 class SseReplies:
@@ -118,6 +118,9 @@ class SseReplies:
     async def finish(self, response: dict[str, Any] | None, writes: list[Deferred] = ()) -> None:
         """Send one request's response (None: it was cancelled and gets none); returns once stored, in one
         transaction with `writes`."""
+        if self._failure is not None:  # nothing more is stored here: the writes are lost with the answer
+            lose(list(writes), self._failure)
+            self._raise_failure()
         self._writes.extend(writes)
         self._remaining -= 1
         last = self._remaining <= 0
@@ -142,6 +145,8 @@ class SseReplies:
         self._outbox = []
         self._lose_writes(exc)
         self._priming_timer.cancel()
+        if self._claim is not None:
+            self._claim.release_now()
         await self._output.close(retry_ms=settings.MCP_SSE_RETRY_MS)
 
     async def close_stream(self, retry_ms: int) -> bool:
@@ -158,9 +163,8 @@ class SseReplies:
         await self._output.close(retry_ms=retry_ms)
         return True
 
-    def releases_claim(self, abandoning: bool) -> bool:
-        # Abandoned with its claim committed: nothing more is stored here, so the request releases it.
-        return self._claim is not None and not (abandoning and self._claim.held)
+    def releases_claim(self) -> bool:
+        return self._claim is not None
 
     async def _refuse(self, exc: Refused) -> None:
         """The claim taken with the first events was refused: nothing of this stream is stored or written."""
@@ -169,7 +173,10 @@ class SseReplies:
         self._lose_writes(exc)
         self._priming_timer.cancel()
         if self._on_refused is not None:
-            await self._on_refused(exc)
+            try:
+                await self._on_refused(exc)
+            except Exception:
+                logger.exception("telling the client of stream %s that its request id is in use failed", self.stream)
 
     def _raise_failure(self) -> None:
         if isinstance(self._failure, NodeFenced | Refused):
@@ -206,6 +213,8 @@ class SseReplies:
             self._lose_writes(exc)  # the answers that report them become errors
             await self._store_fallback(taken + self._outbox)
         finally:
+            if self._failure is not None and self._claim is not None:
+                self._claim.release_now()  # committed by a store that ended after the stream failed
             self._drained.set()
 
     def _lose_writes(self, exc: BaseException) -> None:
@@ -274,7 +283,7 @@ class JsonReplies:
     async def close_stream(self, retry_ms: int) -> bool:
         return False  # one JSON body: there is no stream to close early
 
-    def releases_claim(self, abandoning: bool) -> bool:
+    def releases_claim(self) -> bool:
         return False  # nothing is stored with the answer: the claim is taken and released on its own
 
     async def finish(self, response: dict[str, Any] | None, writes: list[Deferred] = ()) -> None:

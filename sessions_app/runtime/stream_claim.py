@@ -9,10 +9,14 @@ before anything else is stored (the usual case) that is one commit, and the clai
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
 from ..store import claims
 from ..store.commit_ops import Merged
+
+logger = logging.getLogger(__name__)
 
 
 class ClaimWithEvents:
@@ -43,3 +47,17 @@ class ClaimWithEvents:
             self.state = self.RELEASED
         elif self.state == self.PENDING:
             self.state = self.HELD
+
+    def release_now(self) -> None:
+        """The stream stores nothing more (its node is fenced, or its store failed): a claim committed with its
+        earlier events goes in the next commit on its own, so the id is not held for good."""
+        if self.state != self.HELD:
+            return
+        self.state = self.RELEASED
+        released = claims.release_before_next_commit(self.session_id, self.request_id, self.node_id)
+        released.add_done_callback(self._released)
+
+    def _released(self, released: asyncio.Future) -> None:
+        exc = None if released.cancelled() else released.exception()
+        if exc is not None:  # left behind: this node takes it back on its next claim of the id
+            logger.warning("could not release request id %r of session %s: %s", self.request_id, self.session_id, exc)

@@ -125,8 +125,9 @@ class IdInUse(Refused):
 def _claim_each_or_refuse(claims: list[tuple[str, str, str]]) -> list[bool]:
     """Claims taken with the events they report (with_first_events): one that is taken fails its commit."""
     outcomes = _claim_each(claims)
-    if not all(outcomes):
-        raise IdInUse("a request id is already in use in this session")
+    taken = frozenset(claim for claim, claimed in zip(claims, outcomes, strict=True) if not claimed)
+    if taken:
+        raise IdInUse("a request id is already in use in this session", CLAIMS_WITH_EVENTS, taken)
     return outcomes
 
 

@@ -12,7 +12,18 @@ from django.db import transaction
 
 class Refused(Exception):  # noqa: N818 (a verdict on the work, not an error of the store)
     """An operation refuses the work it was handed with (a request id in use, say): that work fails, the
-    rest of its batch is committed, and nothing is wrong with the store."""
+    rest of its batch is committed, and nothing is wrong with the store. `refused`: the arguments of the
+    merged operations of `kind` refused (their producers' work fails; the rest of the batch is committed
+    again)."""
+
+    def __init__(self, message: str, kind: Kind | None = None, refused: frozenset = frozenset()) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.refused = refused
+
+    def refuses(self, op: Any) -> bool:
+        # Only this kind's arguments are compared: another kind's need not be hashable.
+        return isinstance(op, Merged) and op.kind is self.kind and op.arg in self.refused
 
 
 class Bare:

@@ -67,3 +67,10 @@ def settle(taken: list[Pending], stored: list[StoredEvent | None], results: list
             future.set_exception(error)
         else:
             future.set_result(outcome)
+
+
+def settle_failed(taken: list[Pending], exc: BaseException) -> None:
+    """Each producer of a failed batch still waiting gets `exc`."""
+    for _, future in taken:
+        if not future.done():
+            future.set_exception(exc)

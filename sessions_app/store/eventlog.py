@@ -29,7 +29,7 @@ from ..models import StreamEvent
 from ..wire.event_ids import GET_STREAM, format_event_id
 from . import event_rows, handover, held_connection, write_turns
 from .commit_ops import Bare, Merged, Refused
-from .commit_work import Pending, WithWrites, Work, events_of, ops_of, settle, work_size
+from .commit_work import Pending, WithWrites, Work, events_of, ops_of, settle, settle_failed, work_size
 from .outages import dependency_down
 
 logger = logging.getLogger(__name__)
@@ -157,7 +157,12 @@ class EventWriter:
             await asyncio.sleep(0)
             self._wakeup.clear()
             while self._pending:
-                await self._commit(self._take_batch())
+                taken = self._take_batch()
+                try:
+                    await self._commit(taken)
+                except Exception as exc:  # a bug here must not leave the batch's producers waiting for ever
+                    logger.exception("the event writer failed on a batch of %d", len(taken))
+                    settle_failed(taken, exc)
 
     async def _commit(self, taken: list[Pending]) -> None:
         flat = [event for work, _ in taken for event in events_of(work)]
@@ -165,6 +170,8 @@ class EventWriter:
         try:
             stored, results = await _insert_async(flat, ops)
         except Exception as exc:  # a failed batch fails its producers, not the writer
+            if isinstance(exc, Refused) and await self._commit_all_but_refused(taken, exc):
+                return
             if len(taken) > 1 and dependency_down(exc) is None:
                 # Not an outage: one producer's events are at fault. Store each apart.
                 for item in taken:
@@ -172,11 +179,21 @@ class EventWriter:
                 return
             if not isinstance(exc, Refused):  # refused work is its producer's to report
                 logger.error("storing %d stream events failed: %s", len(flat), exc)
-            for _, future in taken:
-                if not future.done():
-                    future.set_exception(exc)
+            settle_failed(taken, exc)
             return
         settle(taken, stored, results)
+
+    async def _commit_all_but_refused(self, taken: list[Pending], refusal: Refused) -> bool:
+        """Fail the producers whose work was refused and commit the others' again, together (not one by one:
+        a client that keeps sending refused work must not split every batch); False if none is known."""
+        refused = [item for item in taken if any(refusal.refuses(op) for op in ops_of(item[0]))]
+        if not refused:
+            return False
+        settle_failed(refused, refusal)
+        rest = [item for item in taken if all(item is not other for other in refused)]
+        if rest:
+            await self._commit(rest)
+        return True
 
 
 _writers: dict[asyncio.AbstractEventLoop, EventWriter] = {}

@@ -99,7 +99,7 @@ class DirectReplies:
     async def close_stream(self, retry_ms: int) -> bool:
         return False  # nothing resumes a stateless response: it is never closed early
 
-    def releases_claim(self, abandoning: bool) -> bool:
+    def releases_claim(self) -> bool:
         return False  # a stateless request's id is claimed on this node only
 
     async def abandon(self, response: dict[str, Any]) -> None:

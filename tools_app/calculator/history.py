@@ -104,14 +104,13 @@ async def record(session_id: str | None, entries: list[Entry], *, user_id: int |
     """
     if not entries:
         return
-    # A node whose lease lapsed stores no events (runtime.lease); the calculation itself is still the
-    # caller's to keep, and its answer is fenced where it is stored.
+    # A node whose lease lapsed stores no events (runtime.lease). With an answer to go with, the
+    # calculation goes with it even then: the answer is fenced where it is stored, and the row with it,
+    # so a call that ran before its id was claimed (runtime.stream_claim) stores nothing without it.
     notify = not lease.lapsed()
     # Fresh keys and a read: nothing here can conflict (commit_ops.Merged needs no savepoint).
     op = Merged(RECORDS, _Recording(session_id, entries, user_id, notify))
-    if notify and answer_writes.defer(
-        Deferred(op, partial(_stored_with_answer, session_id), partial(_lost, session_id))
-    ):
+    if answer_writes.defer(Deferred(op, partial(_stored_with_answer, session_id), partial(_lost, session_id))):
         return
     _, events = await eventlog.in_commit(op)
     if notify:  # the tool call does not wait for its notifications to reach every stream
