@@ -19,6 +19,14 @@ def extra_server(tmp_path_factory):
     live.stop()
 
 
+@pytest.fixture(scope="module")
+def extra_json_server(tmp_path_factory):
+    env = {"DJANGO_EXTRA_APPS": "tests.registry_app"}
+    live = start_module_server(tmp_path_factory, "registry_json", env=env, extra_args=["--json-response"])
+    yield live
+    live.stop()
+
+
 async def test_autodiscovered_offerings_are_listed(extra_server):
     async with Client(extra_server.url, mode="legacy") as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
@@ -141,3 +149,39 @@ def test_an_explicit_schema_is_listed_unchanged_and_checks_arguments():
         tool.validate({"n": 0})
     with pytest.raises(InvalidArguments, match="must be an object"):
         tool.validate(["n"])
+
+
+def test_a_tool_answer_json_cannot_carry_is_an_internal_error_in_every_mode(extra_server, extra_json_server):
+    """A content value JSON cannot encode (a set) reaches no client as a crash or a hang: the stored SSE answer,
+    a JSON-mode answer and a stateless (2026-07-28) answer are all -32603, logged."""
+    import httpx2
+
+    from .conftest import POST_HEADERS, initialize
+    from .sse import parse_text
+    from .test_modern_http import call, headers_for
+
+    with httpx2.Client(timeout=10) as http:
+        session_id = initialize(http, extra_server.url, "2025-11-25")
+        stateful = {**POST_HEADERS, "mcp-session-id": session_id, "mcp-protocol-version": "2025-11-25"}
+        body = {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "unencodable", "arguments": {}}}
+        sse = http.post(extra_server.url, headers=stateful, json=body)
+        assert sse.status_code == 200, sse.text
+        (answer,) = [e.message for e in parse_text(sse.text) if e.data]
+        assert answer["error"] == {"code": -32603, "message": "Internal error: the response could not be stored"}
+        modern = call("tools/call", {"name": "unencodable", "arguments": {}}, request_id=4)
+        direct = http.post(extra_server.url, headers=headers_for(modern), json=modern)
+        json_session = initialize(http, extra_json_server.url, "2025-11-25")
+        in_json_mode = http.post(extra_json_server.url, headers={**stateful, "mcp-session-id": json_session}, json=body)
+    assert in_json_mode.status_code == 200, in_json_mode.text
+    assert in_json_mode.json()["error"] == {
+        "code": -32603,
+        "message": "Internal error: the response could not be encoded",
+    }
+    assert "holds a value JSON cannot carry" in extra_json_server.log()
+    assert direct.status_code == 200, direct.text
+    assert direct.json() == {
+        "jsonrpc": "2.0",
+        "id": 4,
+        "error": {"code": -32603, "message": "Internal error: the response could not be encoded"},
+    }
+    assert "holds a value JSON cannot carry" in extra_server.log()

@@ -10,6 +10,8 @@ keep-alives, and the response last, with no event ids, no priming, no retry.
 from __future__ import annotations
 
 import asyncio
+import logging
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -24,9 +26,12 @@ from ..wire.jsonrpc import (
     PARSE_ERROR,
     UNSUPPORTED_PROTOCOL_VERSION,
     dumps,
+    encode_response,
 )
 from ..wire.sse import comment_frame, event_frame
 from .streams import SSE_HEADERS, Exchange
+
+logger = logging.getLogger(__name__)
 
 HEADER_MISMATCH = -32020
 # The HTTP status of an error response (the SDK's table); any other code is answered 200.
@@ -91,10 +96,13 @@ class DirectReplies:
                 return
             if isinstance(response.get("result"), dict):
                 response = {**response, "result": shape_result(self.method, response["result"])}
+            sent, data = encode_response(response, partial(event_frame, None) if self.streaming else dumps)
+            if sent is not response:
+                logger.error("the response to a stateless %s holds a value JSON cannot carry", self.method)
             if self.streaming:
-                await self.exchange.write(event_frame(None, response), False)
+                await self.exchange.write(data, False)
             else:
-                await self.exchange.reply(status_of(response), dumps(response))
+                await self.exchange.reply(status_of(sent), data)
 
     async def close_stream(self, retry_ms: int) -> bool:
         return False  # nothing resumes a stateless response: it is never closed early

@@ -32,7 +32,7 @@ from ..store.eventlog import NewEvent
 from ..store.outages import dependency_down
 from ..store.sessions import SessionState, sessions
 from ..wire.event_ids import GET_STREAM, new_request_stream, parse_event_id
-from ..wire.jsonrpc import INTERNAL_ERROR, INVALID_REQUEST, HttpError, RpcError, dumps
+from ..wire.jsonrpc import INTERNAL_ERROR, INVALID_REQUEST, HttpError, RpcError, encode_response
 from ..wire.messages import Incoming, parse_body
 from ..wire.negotiation import refuse_stateless, version_header
 from ..wire.sse import comment_frame
@@ -233,8 +233,13 @@ class StatefulTransport:
     async def _send_json(self, message: Any) -> None:
         if message is None:
             await self.reply(202)
-        else:
-            await self.reply(200, dumps(message))
+            return
+        batch = message if isinstance(message, list) else [message]
+        encoded = [encode_response(m) for m in batch]
+        if any(sent is not original for (sent, _), original in zip(encoded, batch, strict=True)):
+            logger.error("a JSON response of session %s holds a value JSON cannot carry", self.session.id)
+        parts = [data for _, data in encoded]
+        await self.reply(200, b"[" + b",".join(parts) + b"]" if isinstance(message, list) else parts[0])
 
     # --- GET --------------------------------------------------------------------------------
     async def get(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
@@ -56,6 +57,21 @@ def dumps(message: Any) -> bytes:
         return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode()
     except UnicodeEncodeError:  # a lone surrogate: \\u-escapes are still valid JSON
         return json.dumps(message, separators=(",", ":")).encode()
+
+
+UNENCODABLE = "Internal error: the response could not be encoded"
+
+
+def encode_response(
+    response: dict[str, Any], encode: Callable[[dict[str, Any]], bytes] = dumps
+) -> tuple[dict[str, Any], bytes]:
+    """(the response sent, its bytes by `encode`). One holding a value JSON cannot carry (an object a tool
+    returned, say) is replaced by -32603: the client is answered either way, and the caller can say why."""
+    try:
+        return response, encode(response)
+    except (TypeError, ValueError):
+        replacement = error_message(response.get("id"), INTERNAL_ERROR, UNENCODABLE)
+        return replacement, encode(replacement)
 
 
 def error_message(request_id: Any, code: int, message: str, data: Any = None) -> dict[str, Any]:

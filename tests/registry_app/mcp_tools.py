@@ -54,3 +54,8 @@ def notes(ctx: ToolContext, day: str) -> dict:
 @registry.prompt(description="Summarise a text", complete={"style": ["short", "long"]})
 def summarise(text: str, style: str | None = None) -> str:
     return f"Summarise this in a {style or 'short'} style: {text}"
+
+
+@registry.tool(description="Answers with a value JSON cannot carry, as a careless tool might")
+async def unencodable() -> list:
+    return [{"type": "text", "text": "fine", "_meta": {"tags": {"a", "b"}}}]
