@@ -125,3 +125,19 @@ def test_configured_origin_passes_and_its_lookalikes_do_not(listed_server):
     for origin in ("https://app.example.com/", "https://x@app.example.com", "https://app.example.com.evil.test"):
         status, body = raw_post(listed_server.port, PING, {**BASE, "Origin": origin})
         assert (status, body.get("error")) == (403, FORBIDDEN), origin
+
+
+# --- a tool's name that is not a string ------------------------------------------------------------
+@pytest.mark.parametrize("name", [["calculate"], {"a": 1}, 7, None])
+def test_a_tool_name_that_is_not_a_string_is_invalid_params_not_a_crash(server, http, name):
+    """The name is looked up (is the call claimed with its first events?) before the params are validated:
+    a list or an object there must reach validation (-32602), not fail the lookup (a 500)."""
+    from .sse import parse_text
+
+    headers = session_headers(initialize(http, server.url))
+    body = {"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {"name": name, "arguments": {}}}
+    response = http.post(server.url, headers=headers, json=body)
+    assert response.status_code == 200, response.text
+    (answer,) = [event.message for event in parse_text(response.text) if event.data]
+    assert answer["id"] == 5 and answer["error"]["code"] == -32602, answer
+    assert "Traceback" not in server.log()

@@ -111,15 +111,17 @@ class Registry:
         self._tools[tool_name] = tool
         return tool
 
-    def get_tool(self, name: str) -> Tool | None:
-        return self._tools.get(name)
+    def get_tool(self, name: Any) -> Tool | None:
+        """The tool named `name`; None for an unknown name, or anything but a string (a client's name is
+        looked up before its params are validated)."""
+        return self._tools.get(name) if isinstance(name, str) else None
 
-    def tool_input_schema(self, name: str) -> dict[str, Any] | None:
-        tool = self._tools.get(name)
+    def tool_input_schema(self, name: Any) -> dict[str, Any] | None:
+        tool = self.get_tool(name)
         return tool.definition()["inputSchema"] if tool else None
 
-    def tool_requirements(self, name: str) -> dict[str, Any]:
-        tool = self._tools.get(name)
+    def tool_requirements(self, name: Any) -> dict[str, Any]:
+        tool = self.get_tool(name)
         return dict(tool.requires) if tool else {}
 
     def tools(self) -> list[Tool]:
@@ -218,8 +220,8 @@ class Registry:
 
         return register
 
-    def get_prompt(self, name: str) -> Prompt | None:
-        return self._prompts.get(name)
+    def get_prompt(self, name: Any) -> Prompt | None:
+        return self._prompts.get(name) if isinstance(name, str) else None
 
     def prompts(self) -> list[Prompt]:
         return list(self._prompts.values())
