@@ -228,7 +228,8 @@ class SseReplies:
             # lost); the output writes it only to clients on revisions that expect it.
             meta = {"requests": self.request_ids, "node": settings.MCP_NODE_ID}
             batch.insert(0, NewEvent(self.session_id, self.stream, Kind.PRIMING, meta))
-        answered = any(kind in (Kind.RESPONSE, Kind.CANCELLED) for kind, _ in taken)
+        # Scanned only when a claim rides the stream's events (not for a notification stream's batches).
+        answered = self._claim is not None and any(kind in (Kind.RESPONSE, Kind.CANCELLED) for kind, _ in taken)
         await append_and_publish(batch, writes, self._claim.ops(answered) if self._claim else [])
         if self._claim is not None:
             self._claim.committed(answered)

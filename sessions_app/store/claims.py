@@ -33,6 +33,11 @@ def request_key(request_id: Any) -> str:
     return hashlib.sha256(json.dumps(request_id).encode()).hexdigest()
 
 
+def _claim_of(session_id: str, request_id: Any, node_id: str) -> tuple[str, str, str]:
+    """What a merged claim or release operates on: (session, request key, node)."""
+    return session_id, request_key(request_id), node_id
+
+
 @cache
 def _columns() -> tuple[str, str, str, str, str]:
     """The table and its columns, quoted for this database (the claim statements are written once)."""
@@ -141,17 +146,17 @@ RELEASES_AFTER_CLAIMS = Kind("claims.release_after_claim", 3, _release_each)
 
 async def aclaim(session_id: str, request_ids: list[Any], node_id: str) -> bool:
     if len(request_ids) == 1:  # one request, the usual POST: merged with the batch's others
-        return await eventlog.in_commit(Merged(CLAIMS, (session_id, request_key(request_ids[0]), node_id)))
+        return await eventlog.in_commit(Merged(CLAIMS, _claim_of(session_id, request_ids[0], node_id)))
     return await eventlog.in_commit(Bare(partial(_claim, session_id, request_ids, node_id)))
 
 
 async def arelease(session_id: str, request_id: Any, node_id: str) -> None:
-    await eventlog.in_commit(Merged(RELEASES, (session_id, request_key(request_id), node_id)))
+    await eventlog.in_commit(release_with_events(session_id, request_id, node_id))
 
 
 def release_before_next_commit(session_id: str, request_id: Any, node_id: str) -> asyncio.Future:
     """Queue the release without waiting: events appended after it commit with it or after it."""
-    return eventlog.in_commit_soon(Merged(RELEASES, (session_id, request_key(request_id), node_id)))
+    return eventlog.in_commit_soon(release_with_events(session_id, request_id, node_id))
 
 
 def with_first_events(session_id: str, request_id: Any, node_id: str, *, answered: bool) -> list[Merged]:
@@ -159,10 +164,11 @@ def with_first_events(session_id: str, request_id: Any, node_id: str, *, answere
     the commit of its stream's first events, which fails (IdInUse) if a request running elsewhere holds the
     id. `answered`: those events hold its answer, so the claim is released in the same commit (after it
     was taken: no row is left, and no commit is spent on the claim alone)."""
-    claim = (session_id, request_key(request_id), node_id)
+    claim = _claim_of(session_id, request_id, node_id)
     return [Merged(CLAIMS_WITH_EVENTS, claim)] + ([Merged(RELEASES_AFTER_CLAIMS, claim)] if answered else [])
 
 
 def release_with_events(session_id: str, request_id: Any, node_id: str) -> Merged:
-    """The release of a claim committed earlier, in the commit of the answer's events."""
-    return Merged(RELEASES, (session_id, request_key(request_id), node_id))
+    """The release of a claim committed earlier, as an operation (in the commit of the answer's events, or
+    queued on its own by arelease and release_before_next_commit)."""
+    return Merged(RELEASES, _claim_of(session_id, request_id, node_id))
