@@ -11,6 +11,7 @@ from django.utils.timezone import now
 from sessions_app.models import McpSession, StreamEvent
 from sessions_app.store import eventlog, handover
 from sessions_app.store.commit_ops import Bare
+from sessions_app.store.commit_work import NOT_RUN
 from sessions_app.store.eventlog import NewEvent
 
 pytestmark = pytest.mark.django_db
@@ -192,3 +193,64 @@ async def test_a_claim_refused_with_its_first_events_fails_its_own_work_only():
     assert streams == ["r8", "r9"]
     holders = await sync_to_async(lambda: list(RequestClaim.objects.values_list("request_key", "node")))()
     assert holders == [(claims.request_key(7), "elsewhere")]
+
+
+def test_writes_reported_by_events_of_an_ended_stream_are_not_run(session_id):
+    """A late answer of a request declared lost: its stream has ended, so its events are refused, and so is what
+    they report (not run at all). What they go with (a release) still runs; other streams' work is untouched."""
+    end = {"jsonrpc": "2.0", "id": 1, "error": {"code": -32603, "message": "lost"}}
+    eventlog._insert(
+        [
+            NewEvent(session_id, "r5", StreamEvent.Kind.PRIMING, None),
+            NewEvent(session_id, "r5", StreamEvent.Kind.RESPONSE, end),
+        ]
+    )
+    ran = []
+    late = NewEvent(session_id, "r5", StreamEvent.Kind.RESPONSE, {"jsonrpc": "2.0", "id": 1, "result": {}})
+    live = note(session_id, 6)
+    pks, results = eventlog._insert(
+        [late, live],
+        [Bare(lambda: ran.append("reported") or 1), Bare(lambda: ran.append("goes with") or 2), Bare(lambda: 3)],
+        [(session_id, "r5"), None, (session_id, "g")],
+    )
+    assert pks[0] is None and pks[1] is not None
+    assert ran == ["goes with"] and results == [(None, NOT_RUN), (None, 2), (None, 3)]
+    assert StreamEvent.objects.filter(stream="r5").count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_late_answer_refused_because_its_stream_ended_stores_no_calculation():
+    """The calculator's row is deferred to its answer (store.answer_writes). If the answer's stream has ended
+    meanwhile (its request was declared lost), the answer is refused and the row is not stored either: the
+    calculation is told it was lost, and nothing stored says it happened."""
+    from asgiref.sync import sync_to_async
+
+    from sessions_app.runtime.publish import append_and_publish
+    from sessions_app.store import answer_writes
+    from tools_app.calculator import history
+    from tools_app.calculator.models import Calculation
+
+    session = await sync_to_async(McpSession.objects.create)(
+        id="s4", protocol_version="2025-11-25", last_activity_at=now()
+    )
+    lost = {"jsonrpc": "2.0", "id": 2, "error": {"code": -32603, "message": "lost"}}
+    await eventlog.append(
+        [
+            NewEvent(session.pk, "r6", StreamEvent.Kind.PRIMING, None),
+            NewEvent(session.pk, "r6", StreamEvent.Kind.RESPONSE, lost),
+        ]
+    )
+
+    async def call(stream: str, request_id: int) -> list:
+        writes = answer_writes.begin()
+        await history.record(session.pk, [history.Entry("add", [1, request_id], 1 + request_id, f"call {request_id}")])
+        answer = {"jsonrpc": "2.0", "id": request_id, "result": {"content": []}}
+        return await append_and_publish(
+            [NewEvent(session.pk, stream, StreamEvent.Kind.RESPONSE, answer)], writes.take()
+        )
+
+    assert await asyncio.create_task(call("r6", 2)) == []
+    (stored,) = await asyncio.create_task(call("r7", 3))
+    assert stored.kind == "response"
+    expressions = await sync_to_async(lambda: list(Calculation.objects.values_list("expression", flat=True)))()
+    assert expressions == ["call 3"]

@@ -12,7 +12,7 @@ import pytest
 from django.db import connection
 
 from sessions_app.models import StreamEvent
-from sessions_app.store import event_rows, eventlog
+from sessions_app.store import event_reads, event_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +32,7 @@ def test_is_finished_asks_the_same_index():
     # The ORM would bind the kinds as parameters, which SQLite cannot match against the index's condition.
     query = StreamEvent.objects.filter(session_id="s", stream="g", kind__in=StreamEvent.TERMINAL_KINDS)
     assert "one_end_per_stream" not in query.explain()
-    assert eventlog._is_finished("s", "g") is False
+    assert event_reads._is_finished("s", "g") is False
 
 
 def test_the_ended_check_finds_ended_streams_among_many_notifications():
@@ -45,5 +45,5 @@ def test_the_ended_check_finds_ended_streams_among_many_notifications():
     rows += [("s1", "r1", "priming", None), ("s1", "r1", "response", {}), ("s1", "r2", "priming", None)]
     event_rows.insert(rows)
     assert event_rows.ended({("s1", "g"), ("s1", "r1"), ("s1", "r2")}) == {("s1", "r1")}
-    assert eventlog._is_finished("s1", "r1") and not eventlog._is_finished("s1", "r2")
+    assert event_reads._is_finished("s1", "r1") and not event_reads._is_finished("s1", "r2")
     assert session.events.count() == 53

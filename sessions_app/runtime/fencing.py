@@ -16,7 +16,7 @@ import logging
 
 from django.conf import settings
 
-from ..store import eventlog
+from ..store import event_reads
 from .inflight import inflight
 from .lease import lease
 from .lost import close_lost_stream
@@ -48,7 +48,7 @@ class Fence:
         for session_id, stream in list(self._unsettled):
             if inflight.stream_running(session_id, stream):
                 continue  # its tasks are still unwinding
-            await close_lost_stream(session_id, stream, await eventlog.stream_meta(session_id, stream))
+            await close_lost_stream(session_id, stream, await event_reads.stream_meta(session_id, stream))
             self._unsettled.discard((session_id, stream))
 
 

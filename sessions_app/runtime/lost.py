@@ -9,7 +9,8 @@ from django.db import IntegrityError
 
 from ..models import StreamEvent
 from ..store import client_requests, heartbeats
-from ..store.eventlog import NewEvent, StreamMeta
+from ..store.event_reads import StreamMeta
+from ..store.eventlog import NewEvent
 from ..wire.jsonrpc import REQUEST_LOST, error_message
 from .inflight import inflight
 from .publish import append_and_publish

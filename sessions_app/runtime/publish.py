@@ -15,6 +15,7 @@ from ..models import StreamEvent
 from ..store import eventlog
 from ..store.answer_writes import Deferred
 from ..store.commit_ops import Merged
+from ..store.commit_work import NOT_RUN
 from ..store.eventlog import NewEvent, StoredEvent
 from ..wire.event_ids import GET_STREAM
 from ..wire.jsonrpc import dumps
@@ -27,6 +28,11 @@ logger = logging.getLogger(__name__)
 EVENTS = "mcp.events"  # {"session", "stream", "items": [[pk, kind, message as JSON text or None], ...]}
 EVENT = "mcp.event"  # one event, as nodes before mcp.events sent it (a rolling deploy mixes both)
 
+class StreamEnded(Exception):
+    """Events (and the writes they report) refused: their stream had ended (a late answer of a request
+    declared lost, say)."""
+
+
 hub = Hub(on_first_remote=relay.join, on_last_remote=relay.leave)
 
 
@@ -36,15 +42,20 @@ async def append_and_publish(
     """Store events (one transaction), then publish each in order; the stored ones come back with their ids.
 
     `writes`: what the events report (a tool's stored side effects, deferred to its answer), committed in
-    the same transaction; each one's `after` runs before the events are published. `ops`: other writes the
-    events go with (a request id's claim, store.claims.with_first_events); if one fails, nothing is stored.
+    the same transaction; each one's `after` runs before the events are published. If the events' stream
+    has ended, they are refused and the writes are not stored either (each one's `lost` is told). `ops`:
+    other writes the events go with (a request id's claim, store.claims.with_first_events), run whatever
+    becomes of the events; if one fails, nothing is stored.
 
     Events of a stream that has ended are refused by the event log and left out. A node
     whose lease lapsed stores nothing (NodeFenced) until it holds its lease again.
     """
     lease.check()
-    stored, results = await eventlog.append_with(events, [write.op for write in writes] + list(ops))
+    stored, results = await eventlog.append_with(events, list(ops), [write.op for write in writes])
     for write, result in zip(writes, results[: len(writes)], strict=True):
+        if result is NOT_RUN:  # the events' stream had ended: they were refused, and it went with them
+            write.lost(StreamEnded("its answer's stream had ended"))
+            continue
         try:
             await write.after(result)
         except Exception:  # committed with the events: they go out whatever becomes of its follow-up

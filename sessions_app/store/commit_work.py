@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .commit_ops import Bare, Merged
@@ -18,10 +18,23 @@ StoredEvent = Any
 
 @dataclass(slots=True)
 class WithWrites:
-    """Events stored only with the writes they report (append_with): one producer's, failing together."""
+    """Events stored only with the writes they go with (append_with): one producer's, failing together.
+
+    `reported`: writes the events report (a tool's side effects, with its answer). They run only if the
+    events are stored: if their stream has ended, the events are refused and these are not run (NOT_RUN).
+    `ops` run whatever becomes of the events (a request id's claim or release)."""
 
     events: list[NewEvent]
     ops: list[Merged | Bare]
+    reported: list[Merged | Bare] = field(default_factory=list)
+
+
+class _NotRun:
+    def __repr__(self) -> str:
+        return "NOT_RUN"
+
+
+NOT_RUN = _NotRun()  # the result of a reported write whose events were refused: it was not run
 
 
 # What a producer hands the writer: events to store, one operation to run in the batch's transaction, or
@@ -38,8 +51,18 @@ def events_of(work: Work) -> list[NewEvent]:
 
 def ops_of(work: Work) -> list[Callable[[], Any]]:
     if isinstance(work, WithWrites):
-        return list(work.ops)
+        return [*work.reported, *work.ops]
     return [] if isinstance(work, list) else [work]
+
+
+def streams_reporting(work: Work) -> list[tuple[str, str] | None]:
+    """Per operation of ops_of(work): the (session, stream) whose events report it (it is not run if that
+    stream has ended), or None (it runs whatever becomes of any stream)."""
+    ops = ops_of(work)
+    if not isinstance(work, WithWrites) or not work.events:
+        return [None] * len(ops)
+    owner = (work.events[0].session_id, work.events[0].stream)  # one stream's (append_with checks)
+    return [owner] * len(work.reported) + [None] * len(work.ops)
 
 
 def work_size(work: Work) -> int:
@@ -58,7 +81,7 @@ def settle(taken: list[Pending], stored: list[StoredEvent | None], results: list
             # Its operations fail the whole batch if they fail (Merged, Bare): here they all succeeded.
             events = stored[offset : offset + len(work.events)]
             offset += len(work.events)
-            error, outcome = None, (events, [result for _, result in (next(outcomes) for _ in work.ops)])
+            error, outcome = None, (events, [result for _, result in (next(outcomes) for _ in ops_of(work))])
         else:
             error, outcome = next(outcomes)
         if future.done():

@@ -21,7 +21,6 @@ from functools import partial
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from channels.db import database_sync_to_async
 from django.db import transaction
 
 from ..metrics import EVENTS_STORED
@@ -29,7 +28,18 @@ from ..models import StreamEvent
 from ..wire.event_ids import GET_STREAM, format_event_id
 from . import event_rows, handover, held_connection, write_turns
 from .commit_ops import Bare, Merged, Refused
-from .commit_work import Pending, WithWrites, Work, events_of, ops_of, settle, settle_failed, work_size
+from .commit_work import (
+    NOT_RUN,
+    Pending,
+    WithWrites,
+    Work,
+    events_of,
+    ops_of,
+    settle,
+    settle_failed,
+    streams_reporting,
+    work_size,
+)
 from .outages import dependency_down
 
 logger = logging.getLogger(__name__)
@@ -69,9 +79,12 @@ def _new_streams(batch: list[NewEvent]) -> set[tuple[str, str]]:
     return {(e.session_id, e.stream) for e in batch if e.kind == StreamEvent.Kind.PRIMING and e.stream != GET_STREAM}
 
 
-def _insert(batch: list[NewEvent], ops: list[Callable[[], Any]] = ()) -> tuple[list[int | None], list[Any]]:
+def _insert(
+    batch: list[NewEvent], ops: list[Callable[[], Any]] = (), reported_by: list[tuple[str, str] | None] = ()
+) -> tuple[list[int | None], list[Any]]:
     """Store a batch in one transaction, after `ops` (commit_ops.run: merged, bare or in a savepoint);
-    events of a stream that has ended are refused (None).
+    events of a stream that has ended are refused (None), and so are the operations their stream reports
+    (`reported_by`, per operation: commit_work.streams_reporting): those are not run (NOT_RUN).
 
     Nothing may follow a stream's end (a late event of a node declared dead, say). The
     check runs in the inserting transaction, after locking the rows of the batch's
@@ -84,10 +97,13 @@ def _insert(batch: list[NewEvent], ops: list[Callable[[], Any]] = ()) -> tuple[l
     checked = {(e.session_id, e.stream) for e in batch} - _new_streams(batch)
     ended: set[tuple[str, str]] = set()
     with write_turns.turn(), transaction.atomic():
-        results, extra = handover.run_collecting(ops)
         if checked:
             event_rows.lock_sessions(sorted({session for session, _ in checked}))
             ended = event_rows.ended(checked)
+        skipped = {index for index, stream in enumerate(reported_by) if stream in ended}
+        ran, extra = handover.run_collecting([op for index, op in enumerate(ops) if index not in skipped])
+        ran = iter(ran)
+        results = [(None, NOT_RUN) if index in skipped else next(ran) for index in range(len(ops))]
         kept = [e for e in batch if (e.session_id, e.stream) not in ended]
         rows = [(e.session_id, e.stream, e.kind, e.message) for e in [*(event for event, _ in extra), *kept]]
         pks = event_rows.insert(rows)
@@ -106,9 +122,9 @@ _insert_in_thread = sync_to_async(partial(held_connection.run_held, _insert), th
 
 
 async def _insert_async(
-    batch: list[NewEvent], ops: list[Callable[[], Any]]
+    batch: list[NewEvent], ops: list[Callable[[], Any]], reported_by: list[tuple[str, str] | None]
 ) -> tuple[list[StoredEvent | None], list[Any]]:
-    pks, results = await _insert_in_thread(batch, ops)
+    pks, results = await _insert_in_thread(batch, ops, reported_by)
     stored = [
         None if pk is None else StoredEvent(pk, e.stream, e.kind, e.message) for e, pk in zip(batch, pks, strict=True)
     ]
@@ -167,8 +183,9 @@ class EventWriter:
     async def _commit(self, taken: list[Pending]) -> None:
         flat = [event for work, _ in taken for event in events_of(work)]
         ops = [op for work, _ in taken for op in ops_of(work)]
+        reported_by = [stream for work, _ in taken for stream in streams_reporting(work)]
         try:
-            stored, results = await _insert_async(flat, ops)
+            stored, results = await _insert_async(flat, ops, reported_by)
         except Exception as exc:  # a failed batch fails its producers, not the writer
             if isinstance(exc, Refused) and await self._commit_all_but_refused(taken, exc):
                 return
@@ -218,14 +235,21 @@ async def append(events: list[NewEvent]) -> list[StoredEvent | None]:
     return await _writer().append(events)
 
 
-async def append_with(events: list[NewEvent], ops: list[Merged | Bare]) -> tuple[list[StoredEvent | None], list[Any]]:
-    """append(events), in one transaction with `ops` (writes the events report, a tool's stored side
-    effects with its answer): the events and each operation's result. Nothing is stored if any fails."""
-    if not ops:
+async def append_with(
+    events: list[NewEvent], ops: list[Merged | Bare], reported: list[Merged | Bare] = ()
+) -> tuple[list[StoredEvent | None], list[Any]]:
+    """append(events), in one transaction with `reported` (writes the events report: a tool's stored side
+    effects, with its answer) and `ops` (writes they go with: a request id's claim or release): the events
+    and each operation's result, `reported` first. Nothing is stored if any fails. If the events' stream
+    has ended, they are refused and `reported` is not run (NOT_RUN): the answer and what it reports are
+    stored together or not at all."""
+    if not ops and not reported:
         return await append(events), []
-    if not all(isinstance(op, Merged | Bare) for op in ops):
+    if not all(isinstance(op, Merged | Bare) for op in [*ops, *reported]):
         raise TypeError("writes stored with events must fail the whole commit if they fail (Merged or Bare)")
-    return await asyncio.shield(_writer().submit(WithWrites(events, ops)))
+    if reported and len({(e.session_id, e.stream) for e in events}) > 1:
+        raise ValueError("writes are reported by the events of one stream")
+    return await asyncio.shield(_writer().submit(WithWrites(events, list(ops), list(reported))))
 
 
 async def in_commit(op: Callable[[], Any]) -> Any:
@@ -242,51 +266,3 @@ def in_commit_soon(op: Callable[[], Any]) -> asyncio.Future:
     """Queue `op` for the next group-commit transaction without waiting: whatever is appended after it
     is committed in the same transaction or a later one. The caller must consume the future's outcome."""
     return _writer().submit(op)
-
-
-# --- reads ---------------------------------------------------------------------------------
-def _exists(session_id: str, stream: str, pk: int) -> bool:
-    return StreamEvent.objects.filter(session_id=session_id, stream=stream, pk=pk).exists()
-
-
-def _after(session_id: str, stream: str, after_pk: int, limit: int) -> list[StoredEvent]:
-    rows = (
-        StreamEvent.objects.filter(session_id=session_id, stream=stream, pk__gt=after_pk)
-        .exclude(kind=StreamEvent.Kind.PRIMING)
-        .order_by("pk")
-        .values_list("pk", "kind", "message")[:limit]
-    )
-    return [StoredEvent(pk, stream, kind, message) for pk, kind, message in rows]
-
-
-def _is_finished(session_id: str, stream: str) -> bool:
-    # The group commit's own check: its SQL names the kinds as literals, which lets SQLite answer from the
-    # partial index of stream ends (the ORM's bound parameters would walk every event of the stream).
-    return bool(event_rows.ended({(session_id, stream)}))
-
-
-@dataclass(frozen=True, slots=True)
-class StreamMeta:
-    """What a POST stream's priming row records, and whether the stream has ended."""
-
-    request_ids: list[Any] | None  # None: no priming row (not a request stream)
-    node: str | None  # the node running its requests
-    finished: bool
-
-
-def _stream_meta(session_id: str, stream: str) -> StreamMeta:
-    meta = (
-        StreamEvent.objects.filter(session_id=session_id, stream=stream, kind=StreamEvent.Kind.PRIMING)
-        .order_by("pk")
-        .values_list("message", flat=True)
-        .first()
-    )
-    meta = meta if isinstance(meta, dict) else {}
-    requests = list(meta["requests"]) if "requests" in meta else None
-    return StreamMeta(requests, meta.get("node"), _is_finished(session_id, stream))
-
-
-exists = database_sync_to_async(_exists)
-after = database_sync_to_async(_after)
-is_finished = database_sync_to_async(_is_finished)
-stream_meta = database_sync_to_async(_stream_meta)

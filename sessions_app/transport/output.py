@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable
 from django.conf import settings
 
 from ..models import StreamEvent
-from ..store import eventlog
+from ..store import event_reads
 from ..store.eventlog import StoredEvent
 from ..wire.sse import comment_frame, event_frame, retry_frame
 from .flow import WriteFlow
@@ -156,7 +156,7 @@ class StreamOutput:
         while not self.closed:
             if self._paused():
                 return False
-            page = await eventlog.after(self.session_id, self.stream, self._cursor, REPLAY_PAGE)
+            page = await event_reads.after(self.session_id, self.stream, self._cursor, REPLAY_PAGE)
             async with self._lock:
                 written = 0
                 for event in page:

@@ -15,7 +15,7 @@ from collections.abc import Awaitable
 from django.conf import settings
 
 from ..runtime.lost import close_lost_stream, owner_alive
-from ..store import eventlog
+from ..store import event_reads
 from .output import StreamOutput
 
 logger = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ async def end_on_failure(output: StreamOutput, work: Awaitable[None]) -> None:
 async def resume_request_stream(output: StreamOutput) -> None:
     session_id, stream = output.session_id, output.stream
     await output.replay()
-    meta = await eventlog.stream_meta(session_id, stream)
+    meta = await event_reads.stream_meta(session_id, stream)
     if not output.closed and meta.finished:
         await output.close()  # resumed from its last event: nothing more will come
         return

@@ -27,7 +27,7 @@ from ..runtime.methods import methods, validate_params
 from ..runtime.replies import JsonReplies, SseReplies
 from ..runtime.stream_claim import ClaimWithEvents
 from ..runtime.tasks import TaskSet
-from ..store import eventlog
+from ..store import event_reads, eventlog
 from ..store.eventlog import NewEvent
 from ..store.outages import dependency_down
 from ..store.sessions import SessionState, sessions
@@ -257,7 +257,7 @@ class StatefulTransport:
         if parsed is None:
             raise HttpError(400, INVALID_REQUEST, "Bad Request: malformed Last-Event-ID")
         stream, pk = parsed
-        if not await eventlog.exists(session.id, stream, pk):
+        if not await event_reads.exists(session.id, stream, pk):
             raise HttpError(400, INVALID_REQUEST, "Bad Request: Last-Event-ID names no event of this session")
         if stream == GET_STREAM:
             await self.standalone(session, replay_after=pk)
