@@ -172,3 +172,62 @@ async def test_a_claim_held_by_a_node_that_fences_itself_is_released(cluster):
         )
         assert again["result"]["content"][0]["text"] == "1 add 1 = 2"
     assert "fencing" in stalled.log()
+
+
+async def test_a_refused_claim_is_a_400_even_when_its_first_store_outlasts_a_keep_alive(cluster):
+    """The first store of a's call waits (the claims table is locked) past a keep-alive interval (2 s). A POST's
+    stream writes no comment before its first stored event, so when the store's claim is refused (b runs the
+    id) the client still gets the 400, not a 200 stream that ends empty."""
+    import threading
+
+    import psycopg
+
+    a, b = cluster.nodes[:2]
+    async with httpx2.AsyncClient(timeout=httpx2.Timeout(10, read=30)) as http:
+        session_id = await open_session(http, a)
+        hold = tool_call(13, "start-notification-stream", {"interval": 0.3, "count": 20, "caller": "holder"})
+        async with http.stream("POST", b.url, headers=headers(session_id), json=hold) as stream:
+            reader = SseReader(stream)
+            await reader.wait_for(lambda m: len(log_texts(m)) >= 1)
+            locked, release = threading.Event(), threading.Event()
+
+            def lock_claims() -> None:
+                with psycopg.connect(cluster.postgres.url) as db:
+                    db.execute("LOCK TABLE sessions_app_requestclaim IN EXCLUSIVE MODE")
+                    locked.set()
+                    release.wait(10)
+
+            holder = threading.Thread(target=lock_claims)
+            holder.start()
+            try:
+                assert await asyncio.to_thread(locked.wait, 10)
+                ping = {"jsonrpc": "2.0", "id": 13, "method": "ping"}
+                pending = asyncio.ensure_future(http.post(a.url, headers=headers(session_id), json=ping))
+                await asyncio.sleep(3.5)  # past a's keep-alive interval, its first store still waiting
+                assert not pending.done()
+            finally:
+                release.set()
+                await asyncio.to_thread(holder.join, 10)
+            refused = await pending
+            assert refused.status_code == 400, refused.text
+            assert refused.json() == {"jsonrpc": "2.0", "id": 13, "error": {"code": -32600, "message": IN_USE}}
+            await asyncio.wait_for(reader.ended.wait(), 15)
+        assert reader.messages()[-1]["result"]["isError"] is False
+    assert "Traceback" not in a.log()
+
+
+def test_a_silent_call_on_a_revision_without_priming_still_gets_keep_alives(cluster):
+    """Sibling of the test above: before 2025-11-25 the priming row is stored but not written, so a call that
+    says nothing for a while (demo_progress without a token, about 4 s) has written nothing when its keep-alive
+    is due. Its first event is stored, so the comments go out and keep the path alive."""
+    from .conftest import initialize, session_headers
+
+    a = cluster.nodes[0]
+    with httpx2.Client(timeout=httpx2.Timeout(10, read=30)) as http:
+        session_id = initialize(http, a.url, "2025-06-18")
+        call = tool_call(1, "demo_progress", {"steps": 20})
+        with http.stream("POST", a.url, headers=session_headers(session_id, "2025-06-18"), json=call) as response:
+            assert response.status_code == 200
+            lines = list(response.iter_lines())
+    assert any(line.startswith(":") for line in lines), lines
+    assert any("Progress demonstration completed with 20 steps" in line for line in lines), lines

@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 EVENTS = "mcp.events"  # {"session", "stream", "items": [[pk, kind, message as JSON text or None], ...]}
 EVENT = "mcp.event"  # one event, as nodes before mcp.events sent it (a rolling deploy mixes both)
 
+
 class StreamEnded(Exception):
     """Events (and the writes they report) refused: their stream had ended (a late answer of a request
     declared lost, say)."""

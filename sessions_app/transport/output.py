@@ -73,6 +73,7 @@ class StreamOutput:
         self._sent: set[int] = set()  # written events above the cursor
         self._prime_on_wire = prime_on_wire  # a new POST stream of a client on a priming revision
         self.started = False  # headers and a first frame are out
+        self.stored_any = False  # an event of the stream has come (stored), written or not (a priming row)
         self.closed = False
         self.finished = asyncio.Event()  # set once a terminal event was written (or the stream ended)
 
@@ -80,6 +81,7 @@ class StreamOutput:
     async def deliver(self, event: StoredEvent) -> None:
         if self.closed:
             return
+        self.stored_any = True
         if not self._catching_up:
             async with self._lock:
                 if not self._catching_up:

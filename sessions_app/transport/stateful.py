@@ -227,7 +227,7 @@ class StatefulTransport:
         if self.output is not None and not self.output.started:
             streams.unregister(self.output)
             await self.exchange.reply_error(request_ids.in_use_error(request_id), self.session_headers())
-        elif self.output is not None:  # a keep-alive went out while the store was retried: end the stream
+        elif self.output is not None:  # not expected (no comment precedes the first event): end what began
             await self.output.close()
 
     async def _send_json(self, message: Any) -> None:

@@ -76,7 +76,7 @@ async def open_stream(
         raise
     if flow is not None:
         flow.start()
-    tasks.spawn_later(settings.MCP_KEEPALIVE_SECONDS, partial(_keep_alive, output, session, slot))
+    tasks.spawn_later(settings.MCP_KEEPALIVE_SECONDS, partial(_keep_alive, output, session, slot, hold_headers))
     return output
 
 
@@ -85,9 +85,16 @@ def unregister(output: StreamOutput) -> None:
     hub.discard(output.session_id, output.stream, output)
 
 
-async def _keep_alive(output: StreamOutput, session: SessionState, slot: GetStreamSlot | None) -> None:
+async def _keep_alive(
+    output: StreamOutput, session: SessionState, slot: GetStreamSlot | None, held: bool = False
+) -> None:
     """Every MCP_KEEPALIVE_SECONDS (started once the first interval has passed): a comment, a catch-up
-    from the database, the session's liveness."""
+    from the database, the session's liveness.
+
+    A stream whose headers are `held` (a POST's) writes no comment before its first event is stored (its
+    priming row, written or not): until then, the request can still be answered with an HTTP error (a 400
+    if its id's claim is refused, a 503 in an outage), where a comment would begin a 200 that could only
+    end empty."""
     while not output.closed:
         if output.stalled_for() > settings.MCP_STREAM_STALL_SECONDS:
             logger.info(
@@ -98,7 +105,8 @@ async def _keep_alive(output: StreamOutput, session: SessionState, slot: GetStre
             )
             output.abort()
             return
-        await output.keepalive()
+        if output.stored_any or not held:
+            await output.keepalive()
         try:
             await output.catch_up()
             if not await _session_still_live(session):
