@@ -92,9 +92,8 @@ async def _keep_alive(
     from the database, the session's liveness.
 
     A stream whose headers are `held` (a POST's) writes no comment before its first event is stored (its
-    priming row, written or not): until then, the request can still be answered with an HTTP error (a 400
-    if its id's claim is refused, a 503 in an outage), where a comment would begin a 200 that could only
-    end empty."""
+    priming row, written or not): until then, a refused claim of its request id can still be answered with
+    the 400 an eager claim gets, where a comment would begin a 200 that could only end empty."""
     while not output.closed:
         if output.stalled_for() > settings.MCP_STREAM_STALL_SECONDS:
             logger.info(
