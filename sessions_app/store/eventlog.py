@@ -84,7 +84,8 @@ def _insert(
 ) -> tuple[list[int | None], list[Any]]:
     """Store a batch in one transaction, after `ops` (commit_ops.run: merged, bare or in a savepoint);
     events of a stream that has ended are refused (None), and so are the operations their stream reports
-    (`reported_by`, per operation: commit_work.streams_reporting): those are not run (NOT_RUN).
+    (`reported_by`, per operation: commit_work.streams_reporting), which run after the stream-end check
+    and not at all (NOT_RUN) for a stream that has ended.
 
     Nothing may follow a stream's end (a late event of a node declared dead, say). The
     check runs in the inserting transaction, after locking the rows of the batch's
@@ -96,14 +97,20 @@ def _insert(
     """
     checked = {(e.session_id, e.stream) for e in batch} - _new_streams(batch)
     ended: set[tuple[str, str]] = set()
+    owners = [*reported_by, *[None] * (len(ops) - len(reported_by))]
+    results: list[Any] = [(None, NOT_RUN)] * len(ops)
     with write_turns.turn(), transaction.atomic():
+        # The writes no stream reports run before the session locks: a session's cascade delete takes its
+        # children's rows (claims among them) before its own, and a release waiting on a claim row while
+        # holding the session's lock would close the circle (PostgreSQL).
+        extra = _run_ops(ops, [index for index, owner in enumerate(owners) if owner is None], results)
         if checked:
             event_rows.lock_sessions(sorted({session for session, _ in checked}))
             ended = event_rows.ended(checked)
-        skipped = {index for index, stream in enumerate(reported_by) if stream in ended}
-        ran, extra = handover.run_collecting([op for index, op in enumerate(ops) if index not in skipped])
-        ran = iter(ran)
-        results = [(None, NOT_RUN) if index in skipped else next(ran) for index in range(len(ops))]
+        # The writes a stream's events report run only if the stream has not ended. Only fresh rows (a tool's
+        # side effects), under the session lock this transaction holds: nothing a delete holds is waited on.
+        reported = [index for index, owner in enumerate(owners) if owner is not None and owner not in ended]
+        extra += _run_ops(ops, reported, results)
         kept = [e for e in batch if (e.session_id, e.stream) not in ended]
         rows = [(e.session_id, e.stream, e.kind, e.message) for e in [*(event for event, _ in extra), *kept]]
         pks = event_rows.insert(rows)
@@ -115,6 +122,17 @@ def _insert(
     EVENTS_STORED.inc(len(pks))
     stored = iter(pks[len(extra) :])
     return [None if (e.session_id, e.stream) in ended else next(stored) for e in batch], results
+
+
+def _run_ops(ops: list[Callable[[], Any]], indexes: list[int], results: list[Any]) -> list[handover.Handed]:
+    """Run ops[i] for each of `indexes` (handover.run_collecting), each result into results[i]; what they
+    handed over."""
+    if not indexes:
+        return []
+    ran, extra = handover.run_collecting([ops[index] for index in indexes])
+    for index, result in zip(indexes, ran, strict=True):
+        results[index] = result
+    return extra
 
 
 # On the thread of database_sync_to_async, but on a connection held from batch to batch (held_connection).

@@ -224,10 +224,12 @@ class StatefulTransport:
     async def _refused(self, request_id: Any, exc: Exception) -> None:
         """The claim taken with the stream's first events was refused: nothing was stored or written."""
         inflight.cancel(self.session.id, request_id)  # if it still runs, it stores nothing more
-        if self.output is not None and not self.output.started:
+        if self.output is None or self.output.closed:  # ended meanwhile (its session was, say): nothing to add
+            return
+        if not self.output.started:
             streams.unregister(self.output)
             await self.exchange.reply_error(request_ids.in_use_error(request_id), self.session_headers())
-        elif self.output is not None:  # not expected (no comment precedes the first event): end what began
+        else:  # not expected (no comment precedes the first event): end what began
             await self.output.close()
 
     async def _send_json(self, message: Any) -> None:
