@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import threading
+from contextlib import asynccontextmanager
 
 import httpx2
+import psycopg
 
 from sessions_app.wire.event_ids import GET_STREAM
 
 from . import test_distributed as distributed
+from .conftest import initialize, session_headers
 from .test_distributed import SseReader, headers, log_texts, open_session, rpc, tool_call
 
 # The two-node cluster of test_distributed (PostgreSQL + a private Redis), a fresh one for this module.
@@ -18,15 +22,30 @@ postgres = distributed.postgres
 cluster = distributed.cluster
 
 
+@asynccontextmanager
+async def streaming(http: httpx2.AsyncClient, node, session_id: str, call: dict, *, until):
+    """`call` POSTed to `node`: its SSE stream, read for the block once its messages satisfy `until`."""
+    async with http.stream("POST", node.url, headers=headers(session_id), json=call) as stream:
+        reader = SseReader(stream)
+        await reader.wait_for(until)
+        yield reader
+
+
+def logs(count: int):
+    return lambda messages: len(log_texts(messages)) >= count
+
+
+def progressed(messages: list[dict]) -> bool:
+    return any(message.get("method") == "notifications/progress" for message in messages)
+
+
 async def test_a_stalled_node_stores_nothing_after_the_stream_ended(cluster):
     a = cluster.nodes[0]
     stalled = cluster.add_node("stalled-fenced")
     async with httpx2.AsyncClient(timeout=httpx2.Timeout(10, read=40)) as http:
         session_id = await open_session(http, stalled)
         call = tool_call(1, "start-notification-stream", {"interval": 0.2, "count": 200, "caller": "s"})
-        async with http.stream("POST", stalled.url, headers=headers(session_id), json=call) as stream:
-            reader = SseReader(stream)
-            await reader.wait_for(lambda m: len(log_texts(m)) >= 2)
+        async with streaming(http, stalled, session_id, call, until=logs(2)) as reader:
             first_id = reader.events[0].id
             stalled.process.send_signal(signal.SIGSTOP)
             try:
@@ -107,9 +126,7 @@ async def test_a_call_claimed_with_its_answer_is_refused_while_its_id_runs_on_an
     async with httpx2.AsyncClient(timeout=httpx2.Timeout(10, read=30)) as http:
         session_id = await open_session(http, a)
         hold = tool_call(7, "start-notification-stream", {"interval": 0.3, "count": 4, "caller": "holder"})
-        async with http.stream("POST", b.url, headers=headers(session_id), json=hold) as stream:
-            reader = SseReader(stream)
-            await reader.wait_for(lambda m: len(log_texts(m)) >= 1)
+        async with streaming(http, b, session_id, hold, until=logs(1)) as reader:
             before = _counts(cluster, session_id)
             refused = await http.post(a.url, headers=headers(session_id), json=tool_call(7, "calculate", add))
             assert refused.status_code == 400, refused.text
@@ -132,9 +149,7 @@ async def test_a_call_claimed_with_its_first_events_holds_its_id_until_it_answer
     slow = tool_call(9, "calculate", {"a": 2, "b": 3, "op": "multiply", "stream": True}, token="p9")
     async with httpx2.AsyncClient(timeout=httpx2.Timeout(10, read=30)) as http:
         session_id = await open_session(http, a)
-        async with http.stream("POST", a.url, headers=headers(session_id), json=slow) as stream:
-            reader = SseReader(stream)
-            await reader.wait_for(lambda m: any(x.get("method") == "notifications/progress" for x in m))
+        async with streaming(http, a, session_id, slow, until=progressed) as reader:
             assert _counts(cluster, session_id)[2] == 1
             eager = tool_call(9, "start-notification-stream", {"interval": 0, "count": 1, "caller": "second"})
             refused = await http.post(b.url, headers=headers(session_id), json=eager)
@@ -152,9 +167,7 @@ async def test_a_claim_held_by_a_node_that_fences_itself_is_released(cluster):
     steps = tool_call(11, "demo_progress", {"steps": 10}, token="p11")  # about 2 s, progress first
     async with httpx2.AsyncClient(timeout=httpx2.Timeout(10, read=30)) as http:
         session_id = await open_session(http, stalled)
-        async with http.stream("POST", stalled.url, headers=headers(session_id), json=steps) as stream:
-            reader = SseReader(stream)
-            await reader.wait_for(lambda m: any(x.get("method") == "notifications/progress" for x in m))
+        async with streaming(http, stalled, session_id, steps, until=progressed) as reader:
             assert _counts(cluster, session_id)[2] == 1
             stalled.process.send_signal(signal.SIGSTOP)
             try:
@@ -178,17 +191,11 @@ async def test_a_refused_claim_is_a_400_even_when_its_first_store_outlasts_a_kee
     """The first store of a's call waits (the claims table is locked) past a keep-alive interval (2 s). A POST's
     stream writes no comment before its first stored event, so when the store's claim is refused (b runs the
     id) the client still gets the 400, not a 200 stream that ends empty."""
-    import threading
-
-    import psycopg
-
     a, b = cluster.nodes[:2]
     async with httpx2.AsyncClient(timeout=httpx2.Timeout(10, read=30)) as http:
         session_id = await open_session(http, a)
         hold = tool_call(13, "start-notification-stream", {"interval": 0.3, "count": 20, "caller": "holder"})
-        async with http.stream("POST", b.url, headers=headers(session_id), json=hold) as stream:
-            reader = SseReader(stream)
-            await reader.wait_for(lambda m: len(log_texts(m)) >= 1)
+        async with streaming(http, b, session_id, hold, until=logs(1)) as reader:
             locked, release = threading.Event(), threading.Event()
 
             def lock_claims() -> None:
@@ -220,8 +227,6 @@ def test_a_silent_call_on_a_revision_without_priming_still_gets_keep_alives(clus
     """Sibling of the test above: before 2025-11-25 the priming row is stored but not written, so a call that
     says nothing for a while (demo_progress without a token, about 4 s) has written nothing when its keep-alive
     is due. Its first event is stored, so the comments go out and keep the path alive."""
-    from .conftest import initialize, session_headers
-
     a = cluster.nodes[0]
     with httpx2.Client(timeout=httpx2.Timeout(10, read=30)) as http:
         session_id = initialize(http, a.url, "2025-06-18")

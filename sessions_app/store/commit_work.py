@@ -58,10 +58,10 @@ def ops_of(work: Work) -> list[Callable[[], Any]]:
 def streams_reporting(work: Work) -> list[tuple[str, str] | None]:
     """Per operation of ops_of(work): the (session, stream) whose events report it (it is not run if that
     stream has ended), or None (it runs whatever becomes of any stream)."""
-    ops = ops_of(work)
-    if not isinstance(work, WithWrites) or not work.events:
-        return [None] * len(ops)
-    owner = (work.events[0].session_id, work.events[0].stream)  # one stream's (append_with checks)
+    if not isinstance(work, WithWrites):
+        return [] if isinstance(work, list) else [None]
+    # One stream's events (append_with checks); with none (a JSON body), nothing is refused.
+    owner = (work.events[0].session_id, work.events[0].stream) if work.events else None
     return [owner] * len(work.reported) + [None] * len(work.ops)
 
 

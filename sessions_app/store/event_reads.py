@@ -56,5 +56,4 @@ def _stream_meta(session_id: str, stream: str) -> StreamMeta:
 
 exists = database_sync_to_async(_exists)
 after = database_sync_to_async(_after)
-is_finished = database_sync_to_async(_is_finished)
 stream_meta = database_sync_to_async(_stream_meta)
